@@ -1,0 +1,31 @@
+"""The contract every part of the stack's services process fulfils (pg_net dispatcher, cron, REST, Realtime)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from starlette.routing import BaseRoute
+
+from supabase_local.state import StackState
+
+
+class Service(Protocol):
+    """One part of the stack. ``start`` returns when it is ready; ``stop`` releases everything it holds."""
+
+    name: str
+
+    def routes(self) -> list[BaseRoute]:
+        """Routes it adds to the gateway (empty for background-only services)."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def health(self) -> str | None:
+        """None when healthy, else a short reason shown by ``/health`` and ``status``."""
+        ...
+
+
+class ServiceFactory(Protocol):
+    def __call__(self, state: StackState) -> Service: ...

@@ -1,0 +1,82 @@
+"""The stack's long-running process: the HTTP gateway (REST and Realtime on one port) and the background
+services (pg_net dispatcher, cron runner). ``python -m supabase_local start`` launches it detached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+import structlog
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from supabase_local.logs import configure_logging
+from supabase_local.service import Service, ServiceFactory
+from supabase_local.state import StackState, load_state, state_dir
+
+log = structlog.get_logger(__name__)
+
+
+def service_factories() -> list[ServiceFactory]:
+    """The services that make up the stack, in start order."""
+    return []
+
+
+def build_gateway(services: list[Service]) -> Starlette:
+    """One Starlette app on one port: ``/health`` plus every service's routes."""
+
+    async def health(_: Request) -> JSONResponse:
+        problems = {svc.name: reason for svc in services if (reason := svc.health()) is not None}
+        body = {"status": "ok" if not problems else "degraded",
+                "services": {svc.name: problems.get(svc.name, "ok") for svc in services}}
+        return JSONResponse(body, status_code=200 if not problems else 503)
+
+    routes = [Route("/health", health)]
+    for svc in services:
+        routes.extend(svc.routes())
+    return Starlette(routes=routes)
+
+
+async def serve(state: StackState) -> None:
+    """Start every service, serve the gateway until SIGTERM/SIGINT, then stop them in reverse order."""
+    services = [factory(state) for factory in service_factories()]
+    started: list[Service] = []
+    try:
+        for svc in services:
+            await svc.start()
+            started.append(svc)
+            log.info("service.started", service=svc.name)
+        config = uvicorn.Config(build_gateway(services), host=state.host, port=state.gateway_port,
+                                log_level="warning", lifespan="off", ws_max_size=16 * 1024 * 1024)
+        server = uvicorn.Server(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        log.info("gateway.listening", url=state.supabase_url)
+        await server.serve()
+    finally:
+        for svc in reversed(started):
+            with contextlib.suppress(Exception):
+                await svc.stop()
+        log.info("services.stopped")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m supabase_local.services")
+    parser.add_argument("--dir", required=True)
+    args = parser.parse_args()
+    configure_logging()
+    state = load_state(state_dir(args.dir))
+    if state is None:
+        raise SystemExit(f"no stack state in {args.dir}; run `python -m supabase_local start`")
+    asyncio.run(serve(state))
+
+
+if __name__ == "__main__":
+    main()

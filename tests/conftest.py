@@ -1,0 +1,43 @@
+"""Session fixtures: one real local stack (PostgreSQL, PGMQ, gateway) on free loopback ports for the whole run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from supabase_local.state import StackState, load_state
+
+
+def run_cli(state_dir: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m supabase_local --dir state_dir ARGS`` and capture its output."""
+    return subprocess.run([sys.executable, "-m", "supabase_local", "--dir", str(state_dir), *args],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="session")
+def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The state directory of the session's stack, started once and stopped at the end."""
+    directory = tmp_path_factory.mktemp("stack")
+    started = run_cli(directory, "start")
+    assert started.returncode == 0, started.stderr
+    yield directory
+    run_cli(directory, "stop")
+
+
+@pytest.fixture(scope="session")
+def stack(stack_dir: Path) -> StackState:
+    state = load_state(stack_dir)
+    assert state is not None
+    return state
+
+
+@pytest.fixture
+def db(stack: StackState) -> Iterator[psycopg.Connection]:
+    """A superuser connection to the stack's database, in autocommit mode."""
+    with psycopg.connect(stack.db_url, autocommit=True) as conn:
+        yield conn
