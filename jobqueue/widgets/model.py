@@ -1,0 +1,188 @@
+"""The live job table's data, without any widget: rows keyed by job_id, newest N kept, stale updates refused.
+
+Realtime events and REST re-reads both feed :meth:`JobTableModel.upsert`. A row read over REST may be older than
+what Realtime already delivered (the read started before the event), so a record only replaces a row when it is
+newer by ``updated_at``. Each upsert touches one row: a dict lookup plus a binary search in the display order.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """A timezone-aware datetime from a REST or Realtime value (ISO text, possibly naive or ending in Z)."""
+    if value is None or value == "":
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace(" ", "T", 1))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One ``job_results`` row as the table shows it."""
+
+    job_id: str
+    task_name: str
+    status: str
+    id: int | None = None
+    result: Any = None
+    error: str | None = None
+    attempts: int = 0
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> JobRow:
+        """Build a row from a REST row or a Realtime ``record``; a record without ``job_id`` is refused."""
+        job_id = record.get("job_id")
+        if not job_id:
+            raise ValueError(f"a job_results record needs a job_id, got keys {sorted(record)}")
+        return cls(
+            job_id=str(job_id),
+            task_name=str(record.get("task_name") or ""),
+            status=str(record.get("status") or "pending"),
+            id=int(record["id"]) if record.get("id") is not None else None,
+            result=record.get("result"),
+            error=record.get("error"),
+            attempts=int(record.get("attempts") or 0),
+            created_at=parse_timestamp(record.get("created_at")),
+            started_at=parse_timestamp(record.get("started_at")),
+            completed_at=parse_timestamp(record.get("completed_at")),
+            updated_at=parse_timestamp(record.get("updated_at")),
+        )
+
+    @property
+    def finished(self) -> bool:
+        """True once the job can no longer change on its own (completed, failed, cancelled)."""
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def waiting_seconds(self) -> float | None:
+        """Time in the queue: created until a worker started it."""
+        return _seconds(self.created_at, self.started_at)
+
+    @property
+    def running_seconds(self) -> float | None:
+        """Time in the worker: started until completed or failed."""
+        return _seconds(self.started_at, self.completed_at)
+
+    @property
+    def total_seconds(self) -> float | None:
+        """Time from submission to the final state."""
+        return _seconds(self.created_at, self.completed_at)
+
+    def age_seconds(self, now: datetime) -> float | None:
+        """Time since the job was submitted."""
+        return _seconds(self.created_at, now)
+
+    def is_newer_than(self, other: JobRow) -> bool:
+        """Whether this version of the row should replace ``other`` (a later ``updated_at`` wins)."""
+        if self.updated_at is not None and other.updated_at is not None:
+            return self.updated_at > other.updated_at
+        if other.finished and not self.finished:
+            return False
+        return (self.attempts, self.finished) >= (other.attempts, other.finished)
+
+
+class ChangeKind(Enum):
+    ADDED = "added"
+    UPDATED = "updated"
+    REMOVED = "removed"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one upsert or delete did, so the view can touch only that row (and the evicted one)."""
+
+    kind: ChangeKind
+    row: JobRow | None = None
+    position: int = -1
+    evicted: JobRow | None = None
+
+
+def _sort_key(row: JobRow) -> tuple[float, str]:
+    """Newest first: the order key is the negated creation time, ties broken by job id."""
+    created = row.created_at.timestamp() if row.created_at else float("inf")
+    return (-created, row.job_id)
+
+
+class JobTableModel:
+    """The newest ``max_rows`` jobs, newest first, keyed by job_id."""
+
+    def __init__(self, max_rows: int = 50) -> None:
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        self.max_rows = max_rows
+        self._rows: dict[str, JobRow] = {}
+        self._order: list[tuple[float, str]] = []
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._rows
+
+    def __iter__(self) -> Iterator[JobRow]:
+        """The rows, newest first."""
+        return (self._rows[job_id] for _, job_id in self._order)
+
+    def get(self, job_id: str) -> JobRow | None:
+        """The row of ``job_id``, or None when it is not (or no longer) in the table."""
+        return self._rows.get(job_id)
+
+    def upsert(self, record: Mapping[str, Any] | JobRow) -> Change:
+        """Add or update one row from a record; older versions and rows older than the newest N are ignored."""
+        row = record if isinstance(record, JobRow) else JobRow.from_record(record)
+        current = self._rows.get(row.job_id)
+        if current is not None:
+            if not row.is_newer_than(current):
+                return Change(ChangeKind.IGNORED, current)
+            if _sort_key(current) != _sort_key(row):
+                self._order.pop(bisect.bisect_left(self._order, _sort_key(current)))
+                bisect.insort(self._order, _sort_key(row))
+            self._rows[row.job_id] = row
+            return Change(ChangeKind.UPDATED, row, bisect.bisect_left(self._order, _sort_key(row)))
+        key = _sort_key(row)
+        if len(self._order) >= self.max_rows and key > self._order[-1]:
+            return Change(ChangeKind.IGNORED, row)
+        bisect.insort(self._order, key)
+        self._rows[row.job_id] = row
+        evicted = None
+        if len(self._order) > self.max_rows:
+            _, evicted_id = self._order.pop()
+            evicted = self._rows.pop(evicted_id)
+        return Change(ChangeKind.ADDED, row, bisect.bisect_left(self._order, key), evicted)
+
+    def upsert_many(self, records: Iterable[Mapping[str, Any]]) -> list[Change]:
+        """Merge a batch (a REST re-read); returns the changes that did something."""
+        changes = (self.upsert(record) for record in records)
+        return [change for change in changes if change.kind is not ChangeKind.IGNORED]
+
+    def remove(self, old_record: Mapping[str, Any]) -> Change:
+        """Drop a deleted job's row, found by ``job_id`` or, when the old record holds only the key, by ``id``."""
+        job_id = old_record.get("job_id")
+        if job_id is None and old_record.get("id") is not None:
+            job_id = next((row.job_id for row in self._rows.values() if row.id == int(old_record["id"])), None)
+        row = self._rows.pop(str(job_id), None) if job_id is not None else None
+        if row is None:
+            return Change(ChangeKind.IGNORED)
+        position = bisect.bisect_left(self._order, _sort_key(row))
+        self._order.pop(position)
+        return Change(ChangeKind.REMOVED, row, position)
