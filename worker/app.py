@@ -1,0 +1,136 @@
+"""The worker's HTTP face: ``POST /hooks/work-queue`` (verify, validate, 202), ``GET /healthz``, ``GET /runs``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from worker.config import WorkerConfig
+from worker.intake import BadDelivery, parse_delivery
+from worker.pull import pull_loop
+from worker.runner import RpcClient, Runner
+from worker.signature import ReplayGuard, SignatureError, verify
+
+log = structlog.get_logger(__name__)
+
+HOOK_PATH = "/hooks/work-queue"
+SUBMIT_STATUS = {"accepted": 202, "duplicate": 202, "busy": 429, "stopping": 503}
+
+Connect = Callable[[WorkerConfig], Awaitable[RpcClient]]
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds the size cap."""
+
+
+async def _read_capped(request: Request, cap: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse(status: int, reason: str, **fields: Any) -> JSONResponse:
+    log.warning("hook.refused", status=status, reason=reason, **fields)
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+class Worker:
+    """The state behind the routes: settings, replay memory, the runner and the pull loop."""
+
+    def __init__(self, config: WorkerConfig, forced_pull: bool = False) -> None:
+        self.config = config
+        self.forced_pull = forced_pull
+        self.replays = ReplayGuard(config.tolerance_seconds)
+        self.runner: Runner | None = None
+
+    async def hook(self, request: Request) -> JSONResponse:
+        """Accept one signed delivery; 202 means it is ours to run (or already running here)."""
+        runner = self.runner
+        if runner is None or not runner.accepting:
+            return _refuse(503, "worker is shutting down")
+        try:
+            body = await _read_capped(request, self.config.max_body_bytes)
+        except BodyTooLarge:
+            return _refuse(413, f"body exceeds {self.config.max_body_bytes} bytes")
+        now = time.time()
+        try:
+            webhook_id, timestamp = verify(self.config.webhook_key, request.headers, body, now,
+                                           self.config.tolerance_seconds)
+            self.replays.remember(webhook_id, timestamp, now)
+        except SignatureError as err:
+            return _refuse(401, str(err), webhook_id=request.headers.get("webhook-id"))
+        try:
+            delivery = parse_delivery(body, webhook_id)
+        except BadDelivery as err:
+            return _refuse(400, str(err), webhook_id=webhook_id)
+        outcome = runner.submit(delivery)
+        status = SUBMIT_STATUS[outcome]
+        log.info("hook.received", job_id=delivery.job_id, msg_id=delivery.msg_id, webhook_id=webhook_id,
+                 outcome=outcome, status=status)
+        return JSONResponse({"outcome": outcome, "job_id": delivery.job_id}, status_code=status)
+
+    async def healthz(self, request: Request) -> JSONResponse:
+        """Liveness and load, for process managers and ``ensure_worker``."""
+        runner = self.runner
+        if runner is None or not runner.accepting:
+            return JSONResponse({"status": "stopping"}, status_code=503)
+        return JSONResponse({"status": "ok", "running": runner.running, "in_flight": runner.in_flight,
+                             "concurrency": self.config.concurrency, "totals": runner.runs.totals})
+
+    async def runs(self, request: Request) -> JSONResponse:
+        """The newest runs (``?limit=``, default 100): the worker's dashboard."""
+        runner = self.runner
+        try:
+            limit = int(request.query_params.get("limit", "100"))
+        except ValueError:
+            return JSONResponse({"error": "limit must be an integer"}, status_code=400)
+        if runner is None:
+            return JSONResponse({"runs": [], "totals": {}})
+        return JSONResponse({"runs": runner.runs.snapshot(limit), "totals": runner.runs.totals})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, connect: Connect) -> AsyncIterator[None]:
+        """Connect, start the runner and the pull loop; on shutdown stop pulling, drain, disconnect."""
+        rpc = await connect(self.config)
+        self.runner = Runner(self.config, rpc)
+        stop = asyncio.Event()
+        puller = asyncio.create_task(pull_loop(self.config, self.runner, stop, self.forced_pull))
+        log.info("worker.started", concurrency=self.config.concurrency, pull=self.forced_pull)
+        try:
+            yield
+        finally:
+            stop.set()
+            puller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await puller
+            await self.runner.drain(self.config.grace_seconds)
+            await rpc.close()
+            log.info("worker.stopped")
+
+
+def create_app(config: WorkerConfig, connect: Connect, forced_pull: bool = False) -> Starlette:
+    """The ASGI app; ``connect`` builds the RPC caller at startup (supabase-py in production)."""
+    worker = Worker(config, forced_pull)
+    routes = [
+        Route(HOOK_PATH, worker.hook, methods=["POST"]),
+        Route("/healthz", worker.healthz, methods=["GET"]),
+        Route("/runs", worker.runs, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lambda _app: worker.lifespan(connect))
