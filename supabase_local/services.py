@@ -16,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from supabase_local.cron_runner import CronRunner
 from supabase_local.logs import configure_logging
+from supabase_local.net_dispatcher import NetDispatcher
 from supabase_local.service import Service, ServiceFactory
 from supabase_local.state import StackState, load_state, state_dir
 
@@ -25,7 +27,7 @@ log = structlog.get_logger(__name__)
 
 def service_factories() -> list[ServiceFactory]:
     """The services that make up the stack, in start order."""
-    return []
+    return [NetDispatcher.from_state, CronRunner.from_state]
 
 
 def build_gateway(services: list[Service]) -> Starlette:
