@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -90,8 +91,9 @@ class Worker:
         """Liveness and load, for process managers and ``ensure_worker``."""
         runner = self.runner
         if runner is None or not runner.accepting:
-            return JSONResponse({"status": "stopping"}, status_code=503)
-        return JSONResponse({"status": "ok", "running": runner.running, "in_flight": runner.in_flight,
+            return JSONResponse({"status": "stopping", "pid": os.getpid()}, status_code=503)
+        return JSONResponse({"status": "ok", "pid": os.getpid(), "running": runner.running,
+                             "in_flight": runner.in_flight,
                              "concurrency": self.config.concurrency, "totals": runner.runs.totals})
 
     async def runs(self, request: Request) -> JSONResponse:

@@ -1,0 +1,203 @@
+"""Start, find, stop and read the worker as its own process, for the notebooks and the tests.
+
+``start_worker`` launches ``python -m worker`` detached (its own session, output in a log file), records
+its pid and port in ``worker.json`` in the stack's state directory and returns once ``/healthz`` answers.
+``ensure_worker`` reuses a healthy recorded worker. A worker is recognised by the pid its ``/healthz``
+reports, so a stale state file or a reused pid never leads to signalling a stranger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import structlog
+
+from jobqueue.settings import PROJECT_ROOT, Settings, configured, load_settings, local_stack_dir
+
+log = structlog.get_logger(__name__)
+
+STATE_FILE = "worker.json"
+LOG_FILE = "worker.log"
+DEFAULT_PORT = 8787
+START_DEADLINE_SECONDS = 20.0
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class WorkerError(RuntimeError):
+    """The worker process could not be started or reached; the message names its log."""
+
+
+@dataclass(frozen=True)
+class WorkerProcess:
+    """A running worker: where it listens, its pid, and where its log and state file are."""
+
+    pid: int
+    host: str
+    port: int
+    log_path: str
+    state_path: str
+
+    @property
+    def url(self) -> str:
+        """The base URL of the worker's HTTP endpoints."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def hook_url(self) -> str:
+        """The URL the database posts webhooks to (``WORKER_URL``)."""
+        return f"{self.url}/hooks/work-queue"
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The variables ``python -m worker`` reads, taken from resolved settings."""
+    env = {
+        "SUPABASE_URL": settings.supabase_url,
+        "SUPABASE_SERVICE_ROLE_KEY": settings.service_role_key,
+        "WEBHOOK_SECRET": settings.webhook_secret,
+        "JOB_MIN_SECONDS": str(settings.job_min_seconds),
+        "JOB_MAX_SECONDS": str(settings.job_max_seconds),
+        "MAX_ATTEMPTS": str(settings.max_attempts),
+    }
+    if settings.job_fail_pattern:
+        env["JOB_FAIL_PATTERN"] = settings.job_fail_pattern
+    return env
+
+
+def health(worker: WorkerProcess, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The worker's ``/healthz`` answer when it is this worker (same pid), else None."""
+    try:
+        answer = httpx.get(f"{worker.url}/healthz", timeout=timeout).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    return answer if isinstance(answer, dict) and answer.get("pid") == worker.pid else None
+
+
+def runs(worker: WorkerProcess, limit: int = 100) -> list[dict[str, Any]]:
+    """The worker's newest runs (job, attempt, start, duration, outcome), newest first."""
+    response = httpx.get(f"{worker.url}/runs", params={"limit": limit}, timeout=5.0)
+    response.raise_for_status()
+    return list(response.json()["runs"])
+
+
+def load_worker(state_dir: Path) -> WorkerProcess | None:
+    """The worker recorded in ``state_dir``, whether or not it still runs."""
+    path = Path(state_dir) / STATE_FILE
+    if not path.exists():
+        return None
+    return WorkerProcess(**json.loads(path.read_text()))
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _wait_healthy(worker: WorkerProcess, process: subprocess.Popen[bytes], deadline_seconds: float) -> None:
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise WorkerError(f"the worker exited with code {process.returncode} while starting; "
+                              f"its log {worker.log_path} ends with:\n{_log_tail(Path(worker.log_path))}")
+        answer = health(worker, timeout=1.0)
+        if answer and answer.get("status") == "ok":
+            return
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    raise WorkerError(f"the worker did not answer /healthz within {deadline_seconds:.0f} s; see {worker.log_path}")
+
+
+def start_worker(settings_env: Mapping[str, str], port: int, state_dir: Path, host: str = "127.0.0.1",
+                 concurrency: int | None = None, pull: bool = False,
+                 deadline_seconds: float = START_DEADLINE_SECONDS) -> WorkerProcess:
+    """Launch ``python -m worker`` detached with ``settings_env`` over this environment; return once healthy."""
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "worker", "--host", host, "--port", str(port)]
+    if concurrency is not None:
+        command += ["--concurrency", str(concurrency)]
+    if pull:
+        command.append("--pull")
+    log_path = state_dir / LOG_FILE
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(command, env={**os.environ, **settings_env}, cwd=PROJECT_ROOT,
+                                   stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    _children[process.pid] = process
+    worker = WorkerProcess(pid=process.pid, host=host, port=port, log_path=str(log_path),
+                           state_path=str(state_dir / STATE_FILE))
+    _wait_healthy(worker, process, deadline_seconds)
+    state = Path(worker.state_path)
+    state.with_suffix(".tmp").write_text(json.dumps(asdict(worker)))
+    state.with_suffix(".tmp").replace(state)
+    log.info("worker.started", pid=worker.pid, url=worker.url, log=worker.log_path)
+    return worker
+
+
+def _exited(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is not None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def wait_for_exit(pid: int, seconds: float) -> bool:
+    """True once process ``pid`` has exited (reaped when this process started it), False after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _exited(pid):
+            return True
+        time.sleep(0.05)
+    return _exited(pid)
+
+
+def stop_worker(worker: WorkerProcess, grace_seconds: float = 35.0, force: bool = False) -> bool:
+    """Stop the worker: SIGTERM (it drains for up to its grace period), SIGKILL after ``grace_seconds``.
+
+    ``force`` sends SIGKILL at once, as a crash would. Returns False when it was not running.
+    """
+    ours = worker.pid in _children and not _exited(worker.pid)
+    if not ours and health(worker) is None:
+        Path(worker.state_path).unlink(missing_ok=True)
+        return False
+    os.kill(worker.pid, signal.SIGKILL if force else signal.SIGTERM)
+    if not wait_for_exit(worker.pid, grace_seconds):
+        log.warning("worker.kill", pid=worker.pid, reason=f"still running after {grace_seconds} s")
+        os.kill(worker.pid, signal.SIGKILL)
+        wait_for_exit(worker.pid, 10.0)
+    _children.pop(worker.pid, None)
+    Path(worker.state_path).unlink(missing_ok=True)
+    log.info("worker.stopped", pid=worker.pid, forced=force)
+    return True
+
+
+def ensure_worker(settings: Settings | None = None, state_dir: Path | None = None,
+                  concurrency: int | None = None) -> WorkerProcess:
+    """The healthy worker recorded for this project, or a new one on the port of ``WORKER_URL``."""
+    settings = settings or load_settings()
+    directory = Path(state_dir or settings.local_stack_dir or local_stack_dir(configured()))
+    recorded = load_worker(directory)
+    if recorded is not None and (answer := health(recorded)) and answer.get("status") == "ok":
+        log.info("worker.reused", pid=recorded.pid, url=recorded.url)
+        return recorded
+    url = urlparse(settings.worker_url)
+    return start_worker(worker_env(settings), port=url.port or DEFAULT_PORT, state_dir=directory,
+                        host=url.hostname or "127.0.0.1", concurrency=concurrency)
