@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(PY) -m supabase_local start
+	$(PY) -m jobqueue.demo
 
 test: setup
 	$(PY) -m pytest

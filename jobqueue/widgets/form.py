@@ -21,6 +21,7 @@ from supabase import AsyncClient
 log = structlog.get_logger(__name__)
 
 MAX_NAME_LENGTH = 200
+_SPACE = " \t\n\r\f\v"
 SubmittedCallback = Callable[[Mapping[str, Any]], object]
 
 
@@ -30,7 +31,7 @@ class InvalidJobName(ValueError):
 
 def validate_job_name(raw: str) -> str:
     """The trimmed name, or InvalidJobName explaining what is wrong (same rule as the SQL function)."""
-    name = (raw or "").strip()
+    name = (raw or "").strip(_SPACE)
     if not name:
         raise InvalidJobName("Job name is empty: type a name for the job.")
     if len(name) > MAX_NAME_LENGTH:
@@ -73,6 +74,7 @@ class JobForm:
         self.button.on_click(self._clicked)
         self.name.on_submit(self._clicked)
         self.widget = widgets.VBox([widgets.HBox([self.name, self.button]), self.message])
+        self.widget.add_class("jq-job-form")
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -5,6 +5,7 @@ Waiting is the queue's share (trigger, pg_net, the worker's concurrency limit); 
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -79,3 +80,14 @@ def timing_chart(rows: Iterable[JobRow], title: str = "Where each job's time wen
     axes.set_title(title)
     axes.legend(loc="lower right", fontsize=8)
     return figure
+
+
+def show_timing(rows: Iterable[JobRow]) -> None:
+    """Display the chart and the p50/p95/max numbers in the notebook."""
+    from IPython.display import Image, display
+
+    rows = list(rows)
+    buffer = io.BytesIO()
+    timing_chart(rows).savefig(buffer, format="png", dpi=90)
+    display(Image(buffer.getvalue()))
+    print(summary_text(timing_summary(rows)))

@@ -1,0 +1,155 @@
+"""Queue health beside the job table: ``pgmq.metrics`` of the work queue and its dead-letter queue, and the
+worker's recent runs from its ``/runs`` endpoint, refreshed on a timer task until stopped.
+
+The metrics are read with psycopg over ``SUPABASE_DB_URL`` (the direct connection string): that works the same on
+hosted Supabase, where ``pgmq_public`` exposes no metrics function over REST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import ipywidgets as widgets
+import psycopg
+import structlog
+from psycopg.rows import dict_row
+
+from jobqueue.widgets.render import format_seconds
+
+log = structlog.get_logger(__name__)
+
+QUEUES = ("work_queue", "work_queue_dlq")
+METRICS_SQL = ("select queue_name, queue_length, oldest_msg_age_sec, newest_msg_age_sec, total_messages "
+               "from pgmq.metrics(%(queue)s)")
+
+
+@dataclass(frozen=True)
+class QueueMetrics:
+    """One queue's depth and the age of its oldest message, as ``pgmq.metrics`` reports them."""
+
+    queue_name: str
+    queue_length: int
+    oldest_msg_age_sec: int | None
+    newest_msg_age_sec: int | None
+    total_messages: int
+
+
+async def read_metrics(conn: psycopg.AsyncConnection[Any], queues: Sequence[str] = QUEUES) -> list[QueueMetrics]:
+    """``pgmq.metrics`` for each queue, in the order given."""
+    found: list[QueueMetrics] = []
+    async with conn.cursor(row_factory=dict_row) as cur:
+        for queue in queues:
+            await cur.execute(METRICS_SQL, {"queue": queue})
+            row = await cur.fetchone()
+            if row is not None:
+                found.append(QueueMetrics(**row))
+    return found
+
+
+async def read_runs(http: httpx.AsyncClient, runs_url: str, limit: int) -> list[dict[str, Any]]:
+    """The worker's newest runs from ``GET /runs`` (a list, or an object holding ``runs``)."""
+    response = await http.get(runs_url, params={"limit": limit})
+    response.raise_for_status()
+    body = response.json()
+    runs = body.get("runs", []) if isinstance(body, dict) else body
+    return list(runs)[:limit]
+
+
+def metrics_html(metrics: Sequence[QueueMetrics]) -> str:
+    """A small table: queue, depth, oldest message age, messages ever sent."""
+    rows = "".join(
+        f"<tr><td>{html.escape(m.queue_name)}</td><td class='jq-depth'>{m.queue_length}</td>"
+        f"<td>{format_seconds(m.oldest_msg_age_sec)}</td><td>{m.total_messages}</td></tr>" for m in metrics)
+    return ("<table class='jq-metrics'><tr><th>queue</th><th>depth</th><th>oldest message</th>"
+            f"<th>sent in total</th></tr>{rows}</table>")
+
+
+def runs_html(runs: Sequence[dict[str, Any]]) -> str:
+    """The worker's recent runs: job, attempt, outcome, duration."""
+    if not runs:
+        return "<i>no runs yet</i>"
+    rows = "".join(
+        f"<tr><td>{html.escape(str(run.get('task_name', '')))[:24]}</td><td>{run.get('attempt', '')}</td>"
+        f"<td>{html.escape(str(run.get('outcome', '')))}</td><td>{format_seconds(run.get('duration_seconds'))}"
+        f"</td><td>{html.escape(str(run.get('error') or ''))[:40]}</td></tr>" for run in runs)
+    return ("<table class='jq-runs'><tr><th>job</th><th>attempt</th><th>outcome</th><th>took</th><th>error</th>"
+            f"</tr>{rows}</table>")
+
+
+class QueueHealth:
+    """A widget with queue metrics and worker runs, refreshed every ``interval`` seconds while started."""
+
+    def __init__(self, db_url: str, runs_url: str | None, interval: float = 1.0, runs_limit: int = 8,
+                 queues: Sequence[str] = QUEUES) -> None:
+        self._db_url = db_url
+        self._runs_url = runs_url
+        self._interval = interval
+        self._runs_limit = runs_limit
+        self._queues = tuple(queues)
+        self._task: asyncio.Task[None] | None = None
+        self.metrics: list[QueueMetrics] = []
+        self.runs: list[dict[str, Any]] = []
+        self._metrics = widgets.HTML("<i>reading pgmq.metrics…</i>")
+        self._runs = widgets.HTML("<i>reading the worker's runs…</i>")
+        self.widget = widgets.VBox([widgets.HTML("<b>Queues</b> (pgmq.metrics)"), self._metrics,
+                                    widgets.HTML("<b>Worker runs</b> (GET /runs)"), self._runs],
+                                   layout=widgets.Layout(min_width="24em"))
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    async def refresh(self, conn: psycopg.AsyncConnection[Any], http: httpx.AsyncClient) -> None:
+        """Read both sources once and show them; a source that fails shows its error instead."""
+        try:
+            self.metrics = await read_metrics(conn, self._queues)
+            self._metrics.value = metrics_html(self.metrics)
+        except psycopg.Error as err:
+            self._metrics.value = f"<span style='color:#c62828'>{html.escape(str(err))}</span>"
+            log.warning("health.metrics_failed", error=str(err))
+        if self._runs_url is None:
+            self._runs.value = "<i>no worker URL configured</i>"
+            return
+        try:
+            self.runs = await read_runs(http, self._runs_url, self._runs_limit)
+            self._runs.value = runs_html(self.runs)
+        except (httpx.HTTPError, ValueError) as err:
+            self._runs.value = f"<span style='color:#8a6d00'>worker not reachable: {html.escape(str(err))}</span>"
+
+    def start(self) -> QueueHealth:
+        """Begin refreshing on the kernel's loop; returns at once."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    async def stop(self) -> None:
+        """Stop refreshing; the last values stay on screen."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def refresh_once(self) -> None:
+        """Read both sources now on fresh connections (a step's cell calls this so its result is saved)."""
+        async with self._sources() as (conn, http):
+            await self.refresh(conn, http)
+
+    @contextlib.asynccontextmanager
+    async def _sources(self) -> AsyncIterator[tuple[psycopg.AsyncConnection[Any], httpx.AsyncClient]]:
+        async with await psycopg.AsyncConnection.connect(self._db_url, autocommit=True) as conn, \
+                httpx.AsyncClient(timeout=2.0) as http:
+            yield conn, http
+
+    async def _run(self) -> None:
+        async with self._sources() as (conn, http):
+            while True:
+                await self.refresh(conn, http)
+                await asyncio.sleep(self._interval)

@@ -1,0 +1,119 @@
+"""A person's path through JupyterLab, in headless Chromium: open notebook 02, run it, submit a job with the
+form, and see its row turn Completed without reloading the page."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from supabase_local.state import free_port
+from tests.notebook_env import NOTEBOOK, PROJECT_ROOT, notebook_env, stop_notebook_worker
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = PROJECT_ROOT / "artifacts"
+LAB_START_DEADLINE = 60.0
+NOTEBOOK_RUN_MS = 300_000
+ROW_COMPLETED_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's Chromium; without it the test skips, except under CI where it must exist."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but no chromium is installed; .ci/run installs it with apt-get")
+        pytest.skip("no chromium executable on PATH (apt-get install chromium); CI is not set")
+    return path
+
+
+def _wait_for_lab(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + LAB_START_DEADLINE
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"jupyter lab did not answer within {LAB_START_DEADLINE:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def lab(stack_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """JupyterLab on a free loopback port, serving a copy of the notebooks (autosave never touches the repo)."""
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copytree(PROJECT_ROOT / "notebooks", root / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    token = secrets.token_hex(16)
+    port = free_port()
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.token={token}",
+               f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={root}",
+               "--ServerApp.port_retries=0", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+               "jupyterlab.NeverCheckForUpdate"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    env = {**notebook_env(stack_dir), "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
+           "JUPYTER_CONFIG_DIR": str(root / "config")}
+    log = root / "lab.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(command, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_lab(f"http://127.0.0.1:{port}/api/status?token={token}", proc, log)
+        yield f"http://127.0.0.1:{port}/lab/tree/notebooks/{NOTEBOOK.name}?token={token}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        stop_notebook_worker(stack_dir)
+
+
+def test_form_submission_turns_completed_live(chromium: str, lab: str, record_property: pytest.FixtureRequest):
+    from playwright.sync_api import expect, sync_playwright
+
+    job_name = f"browser-{secrets.token_hex(3)}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "browser-form-completed.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.goto(lab)
+            indicator = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+            expect(indicator).to_be_visible(timeout=LAB_START_DEADLINE * 1000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+            expect(page.get_by_text("Final job table")).to_be_visible(timeout=NOTEBOOK_RUN_MS)
+            expect(indicator).to_be_visible(timeout=NOTEBOOK_RUN_MS)
+
+            form = page.locator(".jq-job-form").last
+            form.scroll_into_view_if_needed()
+            form.locator(".jq-job-name input").fill(job_name)
+            form.locator("button.jq-process-job").click()
+            row = page.locator(".jq-row", has_text=job_name).last
+            expect(row).to_be_visible(timeout=ROW_COMPLETED_MS)
+            expect(row.locator(".jq-status")).to_have_text("Completed", timeout=ROW_COMPLETED_MS)
+            row.scroll_into_view_if_needed()
+            page.screenshot(path=str(screenshot))
+        finally:
+            browser.close()
+    record_property("screenshot", str(screenshot))
+    print(f"screenshot: {screenshot}")
