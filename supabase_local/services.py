@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from supabase_local import realtime
 from supabase_local.cron_runner import CronRunner
 from supabase_local.logs import configure_logging
 from supabase_local.net_dispatcher import NetDispatcher
@@ -27,7 +28,7 @@ log = structlog.get_logger(__name__)
 
 def service_factories() -> list[ServiceFactory]:
     """The services that make up the stack, in start order."""
-    return [NetDispatcher.from_state, CronRunner.from_state]
+    return [NetDispatcher.from_state, CronRunner.from_state, realtime.create]
 
 
 def build_gateway(services: list[Service]) -> Starlette:

@@ -1,0 +1,164 @@
+"""The change source: committed row changes of published tables, read in commit order.
+
+Why triggers and NOTIFY rather than logical decoding: the embedded PostgreSQL has no wal2json and psycopg
+cannot speak the replication protocol, while a row trigger (kept on exactly the publication's tables by
+``sql/50_realtime.sql``) sees every change a WAL reader would. The trigger stores the row in
+``realtime.change_log`` (so rows of any size pass) and notifies ``realtime_changes`` with its transaction
+id. PostgreSQL delivers a notification only after its transaction commits, once per transaction and in
+commit order, so reading a transaction's rows when its id arrives yields changes in commit order.
+
+Recovery: the listener reconnects with backoff after a database restart or a dropped connection and then
+reads everything still in the log (what committed while it was away), so nothing committed is lost.
+Rows are deleted only after they were handed to subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import structlog
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+log = structlog.get_logger(__name__)
+
+CHANGES_CHANNEL = "realtime_changes"
+DDL_CHANNEL = "realtime_ddl"
+MAX_BATCH = 500
+BACKOFF_MIN_SECONDS = 0.05
+BACKOFF_MAX_SECONDS = 2.0
+READ_ALL = ("select id, schema_name, table_name, op, record, old_record, commit_ts, xid::text "
+            "from realtime.change_log order by id")
+READ_XIDS = ("select id, schema_name, table_name, op, record, old_record, commit_ts, xid::text "
+             "from realtime.change_log where xid = any(%s::text[]::xid8[]) order by id")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed row change of a published table."""
+
+    id: int
+    schema: str
+    table: str
+    op: str
+    record: dict[str, Any] | None
+    old_record: dict[str, Any] | None
+    commit_ts: dt.datetime
+    xid: str
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+BACKLOG = _Marker("backlog")
+DDL = _Marker("ddl")
+Item = str | _Marker
+
+
+class ChangeFeed:
+    """Listens for committed transactions and hands their changes, in commit order, to ``handle``."""
+
+    def __init__(self, db_url: str, pool: AsyncConnectionPool,
+                 handle: Callable[[list[Change]], Awaitable[None]], on_ddl: Callable[[], None]) -> None:
+        self._db_url = db_url
+        self._pool = pool
+        self._handle = handle
+        self._on_ddl = on_ddl
+        self._queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._delivered: list[int] = []
+        self.connected = asyncio.Event()
+        self.delivered_count = 0
+
+    async def purge(self) -> int:
+        """Drop changes left from before this gateway started: nobody is subscribed to them any more."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("delete from realtime.change_log")
+            return cur.rowcount
+
+    async def listen(self) -> None:
+        """Keep a LISTEN connection open forever, reconnecting with backoff; never returns."""
+        delay = BACKOFF_MIN_SECONDS
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._db_url, autocommit=True) as conn:
+                    for channel in (CHANGES_CHANNEL, DDL_CHANNEL):
+                        await conn.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
+                    self._queue.put_nowait(BACKLOG)
+                    self.connected.set()
+                    delay = BACKOFF_MIN_SECONDS
+                    log.info("realtime.feed_listening")
+                    async for note in conn.notifies():
+                        self._queue.put_nowait(DDL if note.channel == DDL_CHANNEL else note.payload)
+            except psycopg.OperationalError as error:
+                self.connected.clear()
+                log.warning("realtime.feed_disconnected", error=str(error).strip(), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+
+    async def process(self) -> None:
+        """Read and hand over changes as notifications arrive; never returns."""
+        while True:
+            items = [await self._queue.get()]
+            while len(items) < MAX_BATCH and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            try:
+                await self._process(items)
+            except (psycopg.Error, PoolTimeout) as error:
+                log.warning("realtime.feed_read_failed", error=str(error).strip())
+                await self.connected.wait()
+                await asyncio.sleep(BACKOFF_MIN_SECONDS)
+                self._queue.put_nowait(BACKLOG)
+
+    async def _process(self, items: list[Item]) -> None:
+        await self._forget_delivered()
+        if BACKLOG in items:
+            self._on_ddl()
+            await self._deliver(await self._read(None))
+            return
+        pending: list[str] = []
+        for item in items:
+            if isinstance(item, str):
+                pending.append(item)
+                continue
+            await self._deliver(await self._read(pending))
+            pending = []
+            self._on_ddl()
+        await self._deliver(await self._read(pending))
+
+    async def _read(self, xids: list[str] | None) -> list[Change]:
+        """The logged changes of ``xids`` in commit order (the order the ids arrived), or all in id order."""
+        if xids is not None and not xids:
+            return []
+        async with self._pool.connection() as conn:
+            if xids is None:
+                cur = await conn.execute(READ_ALL)
+            else:
+                cur = await conn.execute(READ_XIDS, [xids])
+            changes = [Change(*row) for row in await cur.fetchall()]
+        if xids is not None:
+            rank = {xid: position for position, xid in enumerate(xids)}
+            changes.sort(key=lambda change: (rank[change.xid], change.id))
+        return changes
+
+    async def _deliver(self, changes: list[Change]) -> None:
+        if not changes:
+            return
+        await self._handle(changes)
+        self._delivered.extend(change.id for change in changes)
+        self.delivered_count += len(changes)
+        await self._forget_delivered()
+
+    async def _forget_delivered(self) -> None:
+        """Delete handed-over changes; kept in memory until the delete succeeds, so none is sent twice."""
+        if not self._delivered:
+            return
+        async with self._pool.connection() as conn:
+            await conn.execute("delete from realtime.change_log where id = any(%s)", [self._delivered])
+        self._delivered = []

@@ -1,0 +1,108 @@
+"""Phoenix channel frames and the two serializers Supabase Realtime speaks.
+
+``vsn=1.0.0`` (the Python client) sends JSON objects ``{"join_ref", "ref", "topic", "event", "payload"}``.
+``vsn=2.0.0`` (supabase-js's default) sends JSON arrays ``[join_ref, ref, topic, event, payload]`` and carries
+broadcasts from the server as binary frames: ``kind=2, len(topic), len(event), topic, event, json payload``.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+PHOENIX_TOPIC = "phoenix"
+V1 = "1.0.0"
+V2 = "2.0.0"
+SUPPORTED_VSN = (V1, V2)
+BINARY_BROADCAST_KIND = 2
+
+
+class ProtocolError(ValueError):
+    """A frame that is not a Phoenix message; the reason is sent back to the client."""
+
+
+@dataclass
+class Frame:
+    """One Phoenix message, whichever serializer carried it."""
+
+    topic: str
+    event: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    ref: str | None = None
+    join_ref: str | None = None
+
+
+def _optional_str(value: object, name: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ProtocolError(f"{name} must be a string or null")
+
+
+def _frame(topic: object, event: object, payload: object, ref: object, join_ref: object) -> Frame:
+    if not isinstance(topic, str) or not topic:
+        raise ProtocolError("topic must be a non-empty string")
+    if not isinstance(event, str) or not event:
+        raise ProtocolError("event must be a non-empty string")
+    if not isinstance(payload, dict):
+        raise ProtocolError("payload must be a JSON object")
+    return Frame(topic, event, payload, _optional_str(ref, "ref"), _optional_str(join_ref, "join_ref"))
+
+
+class Serializer:
+    """Turns websocket messages into frames and back for one protocol version."""
+
+    def __init__(self, vsn: str) -> None:
+        if vsn not in SUPPORTED_VSN:
+            raise ProtocolError(f"unsupported serializer vsn={vsn!r}; use one of {', '.join(SUPPORTED_VSN)}")
+        self.vsn = vsn
+
+    def decode(self, message: str | bytes) -> Frame:
+        """Parse one client message; raises ProtocolError with a reason a person can act on."""
+        if isinstance(message, bytes):
+            raise ProtocolError("binary frames from clients are not supported; send JSON text")
+        try:
+            data = json.loads(message)
+        except ValueError as error:
+            raise ProtocolError(f"malformed JSON: {error}") from error
+        if self.vsn == V1:
+            if not isinstance(data, dict):
+                raise ProtocolError("vsn 1.0.0 expects a JSON object {topic, event, payload, ref, join_ref}")
+            return _frame(data.get("topic"), data.get("event"), data.get("payload"), data.get("ref"),
+                          data.get("join_ref"))
+        if not isinstance(data, list) or len(data) != 5:
+            raise ProtocolError("vsn 2.0.0 expects a JSON array [join_ref, ref, topic, event, payload]")
+        join_ref, ref, topic, event, payload = data
+        return _frame(topic, event, payload, ref, join_ref)
+
+    def encode(self, frame: Frame) -> str | bytes:
+        """The wire form of a server frame (``"ref": null`` always present, as the clients require)."""
+        if self.vsn == V1:
+            body = {"event": frame.event, "payload": frame.payload, "ref": frame.ref, "topic": frame.topic}
+            return json.dumps(body, separators=(",", ":"), default=str)
+        if frame.event == "broadcast" and frame.ref is None:
+            topic, event = frame.topic.encode(), str(frame.payload.get("event", "")).encode()
+            body_bytes = json.dumps(frame.payload, separators=(",", ":"), default=str).encode()
+            if len(topic) < 256 and len(event) < 256:
+                return struct.pack("!BBB", BINARY_BROADCAST_KIND, len(topic), len(event)) + topic + event + body_bytes
+        return json.dumps([frame.join_ref, frame.ref, frame.topic, frame.event, frame.payload],
+                          separators=(",", ":"), default=str)
+
+
+def reply(request: Frame, status: str, response: dict[str, Any]) -> Frame:
+    """The ``phx_reply`` answering ``request``."""
+    return Frame(request.topic, "phx_reply", {"status": status, "response": response}, request.ref,
+                 request.join_ref)
+
+
+def error_reply(request: Frame, reason: str) -> Frame:
+    """A ``phx_reply`` with ``status: error`` and a reason the client shows as CHANNEL_ERROR."""
+    return reply(request, "error", {"reason": reason})
+
+
+def push(topic: str, event: str, payload: dict[str, Any], join_ref: str | None = None) -> Frame:
+    """A server push (``ref`` null), e.g. postgres_changes, broadcast, presence_diff, system."""
+    return Frame(topic, event, payload, None, join_ref)

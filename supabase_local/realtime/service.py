@@ -1,0 +1,85 @@
+"""The Realtime service of the stack: the websocket route plus the change feed that drives it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from psycopg_pool import AsyncConnectionPool
+from starlette.routing import BaseRoute, WebSocketRoute
+
+from supabase_local.realtime.capture import ChangeFeed
+from supabase_local.realtime.catalog import Catalog
+from supabase_local.realtime.dispatch import Dispatcher
+from supabase_local.realtime.endpoint import RealtimeEndpoint
+from supabase_local.realtime.outbox import DEFAULT_LIMIT
+from supabase_local.realtime.presence import PresenceBoard
+from supabase_local.realtime.registry import Registry
+from supabase_local.realtime.session import Hub
+from supabase_local.realtime.visibility import Visibility
+from supabase_local.state import StackState
+
+log = structlog.get_logger(__name__)
+
+PATH = "/realtime/v1/websocket"
+START_DEADLINE_SECONDS = 20.0
+
+
+class RealtimeService:
+    """Supabase Realtime on the gateway: postgres_changes, broadcast and presence over Phoenix channels."""
+
+    name = "realtime"
+
+    def __init__(self, state: StackState, outbox_limit: int = DEFAULT_LIMIT) -> None:
+        # The superuser pool reads the change log and the catalog; the authenticator pool checks visibility
+        # as each subscriber's role. Pools replace broken connections after a database restart.
+        self._pool = AsyncConnectionPool(state.db_url, min_size=1, max_size=4, open=False, name="realtime",
+                                         kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection)
+        self._role_pool = AsyncConnectionPool(state.authenticator_url, min_size=1, max_size=4, open=False,
+                                              name="realtime-roles", check=AsyncConnectionPool.check_connection)
+        catalog = Catalog(self._pool)
+        self.hub = Hub(Registry(), PresenceBoard(), catalog, state.jwt_secret)
+        self.dispatcher = Dispatcher(self.hub.registry, catalog, Visibility(self._role_pool))
+        self.feed = ChangeFeed(state.db_url, self._pool, self.dispatcher.handle, catalog.invalidate)
+        self.endpoint = RealtimeEndpoint(self.hub, outbox_limit)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def routes(self) -> list[BaseRoute]:
+        """The websocket route the supabase clients derive from the project URL."""
+        return [WebSocketRoute(PATH, self.endpoint.handle)]
+
+    async def start(self) -> None:
+        """Open the pools, drop changes nobody can receive any more, and listen for new ones."""
+        await self._pool.open(wait=True, timeout=START_DEADLINE_SECONDS)
+        await self._role_pool.open(wait=True, timeout=START_DEADLINE_SECONDS)
+        dropped = await self.feed.purge()
+        self._tasks = [asyncio.create_task(self.feed.listen(), name="realtime-listen"),
+                       asyncio.create_task(self.feed.process(), name="realtime-process")]
+        await asyncio.wait_for(self.feed.connected.wait(), START_DEADLINE_SECONDS)
+        log.info("realtime.started", stale_changes_dropped=dropped)
+
+    async def stop(self) -> None:
+        """Stop the feed and close every database connection."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self._role_pool.close()
+        await self._pool.close()
+
+    def health(self) -> str | None:
+        """None while the change feed runs and listens; else why not."""
+        for task in self._tasks:
+            if task.done():
+                return f"{task.get_name()} stopped"
+        if not self.feed.connected.is_set():
+            return "change feed reconnecting to the database"
+        return None
+
+
+def create(state: StackState) -> RealtimeService:
+    """The factory listed in ``supabase_local.services.service_factories``."""
+    return RealtimeService(state)

@@ -1,0 +1,172 @@
+"""One websocket client: its channel joins and the handling of every frame it sends."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from supabase_local.realtime.auth import AuthError, authenticate
+from supabase_local.realtime.bindings import BindingError, parse_binding
+from supabase_local.realtime.catalog import Catalog
+from supabase_local.realtime.outbox import Outbox
+from supabase_local.realtime.presence import PresenceBoard
+from supabase_local.realtime.protocol import PHOENIX_TOPIC, Frame, ProtocolError, error_reply, push, reply
+from supabase_local.realtime.registry import ChannelJoin, Registry
+
+log = structlog.get_logger(__name__)
+
+TOPIC_PREFIX = "realtime:"
+
+
+@dataclass
+class Hub:
+    """What every connection shares: who is joined where, presences, table metadata and the JWT secret."""
+
+    registry: Registry
+    presence: PresenceBoard
+    catalog: Catalog
+    jwt_secret: str
+
+
+def _flag(config: object, key: str) -> bool:
+    return isinstance(config, dict) and config.get(key) is True
+
+
+def _subscribed(topic: str) -> Frame:
+    return push(topic, "system", {"channel": topic.removeprefix(TOPIC_PREFIX), "extension": "postgres_changes",
+                                  "message": "Subscribed to PostgreSQL", "status": "ok"})
+
+
+class ClientSession:
+    """The server side of one websocket: joins, leaves, broadcasts, presence, token refreshes."""
+
+    def __init__(self, hub: Hub, outbox: Outbox, apikey: str) -> None:
+        self.hub = hub
+        self.outbox = outbox
+        self.apikey = apikey
+        self.joins: dict[str, ChannelJoin] = {}
+        self._handlers: dict[str, Callable[[Frame, ChannelJoin], Awaitable[None]]] = {
+            "phx_leave": self._leave, "broadcast": self._broadcast, "presence": self._presence,
+            "access_token": self._access_token}
+
+    def send(self, frame: Frame) -> None:
+        self.outbox.put(frame)
+
+    async def receive(self, message: str | bytes) -> None:
+        """Handle one websocket message; a malformed one gets an error reply and changes nothing."""
+        try:
+            frame = self.outbox.serializer.decode(message)
+        except ProtocolError as error:
+            log.info("realtime.bad_frame", reason=str(error))
+            self.send(error_reply(Frame(PHOENIX_TOPIC, "phx_reply"), f"malformed message: {error}"))
+            return
+        if frame.topic == PHOENIX_TOPIC:
+            status = "ok" if frame.event == "heartbeat" else "error"
+            body = {} if status == "ok" else {"reason": f"unknown event {frame.event!r} on topic phoenix"}
+            self.send(reply(frame, status, body))
+        elif frame.event == "phx_join":
+            await self._join(frame)
+        elif (join := self.joins.get(frame.topic)) is None:
+            self.send(error_reply(frame, "unmatched topic"))
+        elif (handler := self._handlers.get(frame.event)) is None:
+            self.send(error_reply(frame, f"unknown event {frame.event!r}"))
+        else:
+            await handler(frame, join)
+
+    async def _join(self, frame: Frame) -> None:
+        config = frame.payload.get("config") or {}
+        if not isinstance(config, dict):
+            self.send(error_reply(frame, "config must be an object"))
+            return
+        raw_bindings = config.get("postgres_changes") or []
+        try:
+            auth = authenticate(frame.payload.get("access_token") or self.apikey, self.hub.jwt_secret)
+            if config.get("private") is True:
+                raise ProtocolError("private channels (Realtime Authorization) are not available on the local "
+                                    "stack; join with private=false")
+            if not isinstance(raw_bindings, list):
+                raise BindingError("config.postgres_changes must be a list")
+            bindings = [await parse_binding(raw, self.hub.catalog) for raw in raw_bindings]
+        except (AuthError, BindingError, ProtocolError) as error:
+            log.info("realtime.join_refused", topic=frame.topic, reason=str(error))
+            self.send(error_reply(frame, str(error)))
+            return
+        previous = self.joins.pop(frame.topic, None)
+        if previous is not None:
+            self._drop(previous)
+        presence = config.get("presence") if isinstance(config.get("presence"), dict) else {}
+        join = ChannelJoin(frame.topic, frame.join_ref or frame.ref, auth, self.outbox, bindings,
+                           broadcast_self=_flag(config.get("broadcast"), "self"),
+                           broadcast_ack=_flag(config.get("broadcast"), "ack"),
+                           presence_key=str(presence.get("key") or uuid.uuid4()),
+                           presence_enabled=presence.get("enabled") is True)
+        self.joins[frame.topic] = join
+        self.hub.registry.add(join)
+        echoed = [{**raw, "id": binding.id} for raw, binding in zip(raw_bindings, bindings, strict=True)]
+        self.send(reply(frame, "ok", {"postgres_changes": echoed}))
+        if bindings:
+            join.deliver(_subscribed(frame.topic))
+        if join.presence_enabled:
+            join.deliver(push(frame.topic, "presence_state", self.hub.presence.state(frame.topic)))
+        log.info("realtime.joined", topic=frame.topic, role=auth.role, bindings=len(bindings))
+
+    async def _leave(self, frame: Frame, join: ChannelJoin) -> None:
+        self.joins.pop(frame.topic, None)
+        self._drop(join)
+        self.send(reply(frame, "ok", {}))
+
+    async def _broadcast(self, frame: Frame, join: ChannelJoin) -> None:
+        event, body = frame.payload.get("event"), frame.payload.get("payload")
+        if not isinstance(event, str) or not isinstance(body, dict):
+            self.send(error_reply(frame, "broadcast needs an event (string) and a payload (object)"))
+            return
+        message = push(frame.topic, "broadcast", {"type": "broadcast", "event": event, "payload": body})
+        for member in self.hub.registry.members(frame.topic):
+            if member is not join or join.broadcast_self:
+                member.deliver(message)
+        if join.broadcast_ack:
+            self.send(reply(frame, "ok", {}))
+
+    async def _presence(self, frame: Frame, join: ChannelJoin) -> None:
+        action, body = frame.payload.get("event"), frame.payload.get("payload") or {}
+        if action == "track" and isinstance(body, dict):
+            diff: dict[str, Any] | None = self.hub.presence.track(join.topic, join, join.presence_key, body)
+        elif action == "untrack":
+            diff = self.hub.presence.untrack(join.topic, join)
+        else:
+            self.send(error_reply(frame, "presence needs event track (with an object payload) or untrack"))
+            return
+        self.send(reply(frame, "ok", {}))
+        self._publish_diff(join.topic, diff)
+
+    async def _access_token(self, frame: Frame, join: ChannelJoin) -> None:
+        try:
+            join.auth = authenticate(frame.payload.get("access_token"), self.hub.jwt_secret)
+        except AuthError as error:
+            log.info("realtime.token_refused", topic=frame.topic, reason=str(error))
+            self.joins.pop(frame.topic, None)
+            self._drop(join)
+            self.send(push(frame.topic, "system", {"channel": frame.topic.removeprefix(TOPIC_PREFIX),
+                                                   "extension": "system", "message": str(error),
+                                                   "status": "error"}))
+            self.send(push(frame.topic, "phx_close", {}, join.join_ref))
+
+    def _publish_diff(self, topic: str, diff: dict[str, Any] | None) -> None:
+        if diff is None:
+            return
+        for member in self.hub.registry.members(topic):
+            member.deliver(push(topic, "presence_diff", diff))
+
+    def _drop(self, join: ChannelJoin) -> None:
+        self.hub.registry.remove(join)
+        self._publish_diff(join.topic, self.hub.presence.untrack(join.topic, join))
+
+    def close(self) -> None:
+        """Leave every channel (the others see presence leaves)."""
+        for join in list(self.joins.values()):
+            self._drop(join)
+        self.joins.clear()

@@ -1,0 +1,94 @@
+-- Change capture for Realtime's postgres_changes.
+--
+-- Hosted Supabase decodes the WAL of the `supabase_realtime` publication. Here the server has no wal2json
+-- and the Python driver cannot speak the replication protocol, so changes are captured by a row trigger
+-- that this file keeps attached to exactly the tables of the publication:
+--   * `realtime.capture_change()` writes each row change to `realtime.change_log` (no size limit) and
+--     notifies `realtime_changes` with the transaction id. NOTIFY is delivered only after commit, once per
+--     transaction and in commit order, so the gateway reads a transaction's rows when its id arrives.
+--   * `realtime.sync_publication_triggers()` attaches the trigger to every table of the publication and
+--     removes it from tables that left it; an event trigger runs it after the DDL that can change that set,
+--     so `alter publication supabase_realtime add table …` is all a user does, as on Supabase.
+--   * Every DDL also notifies `realtime_ddl`, so the gateway forgets what it knew about tables.
+create schema if not exists realtime;
+revoke all on schema realtime from public;
+
+create table if not exists realtime.change_log (
+  id bigint generated always as identity primary key,
+  xid xid8 not null,
+  schema_name text not null,
+  table_name text not null,
+  op text not null check (op in ('INSERT', 'UPDATE', 'DELETE')),
+  record jsonb,
+  old_record jsonb,
+  commit_ts timestamptz not null default now()
+);
+create index if not exists change_log_xid on realtime.change_log (xid, id);
+
+create or replace function realtime.capture_change() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  tx xid8 := pg_catalog.pg_current_xact_id();
+begin
+  insert into realtime.change_log (xid, schema_name, table_name, op, record, old_record)
+  values (tx, tg_table_schema, tg_table_name, tg_op,
+          case when tg_op <> 'DELETE' then pg_catalog.to_jsonb(new) end,
+          case when tg_op <> 'INSERT' then pg_catalog.to_jsonb(old) end);
+  perform pg_catalog.pg_notify('realtime_changes', tx::text);
+  return null;
+end
+$$;
+
+create or replace function realtime.sync_publication_triggers() returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  target record;
+begin
+  for target in
+    select c.oid::regclass as rel
+    from pg_catalog.pg_publication_tables pt
+    join pg_catalog.pg_namespace n on n.nspname = pt.schemaname
+    join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = pt.tablename
+    where pt.pubname = 'supabase_realtime' and c.relkind in ('r', 'p')
+      and not exists (select from pg_catalog.pg_trigger t
+                      where t.tgrelid = c.oid and t.tgname = 'realtime_capture')
+  loop
+    execute pg_catalog.format('create trigger realtime_capture after insert or update or delete on %s '
+                              'for each row execute function realtime.capture_change()', target.rel);
+  end loop;
+  for target in
+    select t.tgrelid::regclass as rel
+    from pg_catalog.pg_trigger t
+    join pg_catalog.pg_class c on c.oid = t.tgrelid
+    join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    where t.tgname = 'realtime_capture'
+      and not exists (select from pg_catalog.pg_publication_tables pt
+                      where pt.pubname = 'supabase_realtime'
+                        and pt.schemaname = n.nspname and pt.tablename = c.relname)
+  loop
+    execute pg_catalog.format('drop trigger realtime_capture on %s', target.rel);
+  end loop;
+end
+$$;
+
+create or replace function realtime.on_ddl() returns event_trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  if tg_tag in ('CREATE PUBLICATION', 'ALTER PUBLICATION', 'DROP PUBLICATION', 'CREATE TABLE',
+                'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE') then
+    perform realtime.sync_publication_triggers();
+  end if;
+  perform pg_catalog.pg_notify('realtime_ddl', tg_tag);
+end
+$$;
+
+do $$
+begin
+  if not exists (select from pg_event_trigger where evtname = 'realtime_publication_sync') then
+    create event trigger realtime_publication_sync on ddl_command_end
+      execute function realtime.on_ddl();
+  end if;
+end
+$$;
+
+select realtime.sync_publication_triggers();
