@@ -8,6 +8,7 @@ import re
 
 from tests.worker_fakes import FakeRpc, make_config, new_job_id
 from worker.backoff import retry_delay
+from worker.pull import pull_loop, should_pull
 from worker.runner import Delivery, Runner
 
 ALL_DONE = 30.0  # generous grace: drain returns as soon as the jobs are done
@@ -118,3 +119,26 @@ def test_retry_delay_grows_exponentially_with_jitter_and_a_cap():
         assert low <= retry_delay(attempt, 2, 300, rng) <= high
     assert retry_delay(30, 2, 300, rng) <= 300
     assert retry_delay(3, 0, 300, rng) == 0
+
+
+def test_pull_starts_when_forced_or_after_webhooks_went_quiet():
+    runner = Runner(make_config(), FakeRpc())
+    quiet = make_config(pull_idle_seconds=30)
+    assert should_pull(quiet, runner, forced=True, now=runner.last_delivery)
+    assert not should_pull(quiet, runner, forced=False, now=runner.last_delivery + 29)
+    assert should_pull(quiet, runner, forced=False, now=runner.last_delivery + 30)
+    assert not should_pull(make_config(pull_idle_seconds=0), runner, forced=False, now=runner.last_delivery + 1e6)
+
+
+async def test_pull_loop_drains_the_queue_then_stops_on_request():
+    rpc = FakeRpc(queue=[{"job_id": new_job_id(), "msg_id": n, "task_name": "queued"} for n in range(5)])
+    config = make_config(concurrency=2, pull_interval_seconds=0.05)
+    runner = Runner(config, rpc)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(pull_loop(config, runner, stop, forced=True))
+    async with asyncio.timeout(10):
+        while len(rpc.names("mark_job_completed")) < 5:
+            await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(loop, timeout=10)
+    assert rpc.peak <= 2
