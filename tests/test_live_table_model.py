@@ -15,7 +15,8 @@ from jobqueue.widgets.timing import percentile, timing_summary
 
 def record(n: int, status: str = "pending", updated: str = "00", **extra: object) -> dict[str, object]:
     """A job_results row as REST returns it (Realtime's ``record`` has the same keys)."""
-    return {"id": n, "job_id": f"00000000-0000-0000-0000-{n:012d}", "task_name": f"job-{n}", "status": status,
+    return {"id": f"10000000-0000-0000-0000-{n:012d}", "job_id": f"00000000-0000-0000-0000-{n:012d}",
+            "task_name": f"job-{n}", "status": status,
             "result": None, "error": None, "attempts": 0, "msg_id": n,
             "created_at": f"2026-11-23T10:00:{n:02d}.000000+00:00", "started_at": None, "completed_at": None,
             "updated_at": f"2026-11-23T10:01:{updated}.000000+00:00", **extra}
@@ -59,9 +60,9 @@ def test_an_update_changes_one_row_in_place():
 def test_delete_by_primary_key_only():
     model = JobTableModel()
     model.upsert(record(7))
-    assert model.remove({"id": 7}).kind is ChangeKind.REMOVED
+    assert model.remove({"id": record(7)["id"]}).kind is ChangeKind.REMOVED
     assert len(model) == 0
-    assert model.remove({"id": 7}).kind is ChangeKind.IGNORED
+    assert model.remove({"id": record(7)["id"]}).kind is ChangeKind.IGNORED
 
 
 def test_a_record_without_job_id_is_refused():

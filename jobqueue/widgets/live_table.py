@@ -153,7 +153,7 @@ class LiveJobTable:
             else:
                 self.apply(data.get("record") or {})
         except (ValueError, TypeError) as err:
-            log.error("live_table.bad_event", event=kind, error=str(err))
+            log.error("live_table.bad_event", change=kind, error=str(err))
             return
         self.events += 1
 

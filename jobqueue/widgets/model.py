@@ -38,7 +38,7 @@ class JobRow:
     job_id: str
     task_name: str
     status: str
-    id: int | None = None
+    id: str | None = None
     result: Any = None
     error: str | None = None
     attempts: int = 0
@@ -57,7 +57,7 @@ class JobRow:
             job_id=str(job_id),
             task_name=str(record.get("task_name") or ""),
             status=str(record.get("status") or "pending"),
-            id=int(record["id"]) if record.get("id") is not None else None,
+            id=str(record["id"]) if record.get("id") is not None else None,
             result=record.get("result"),
             error=record.get("error"),
             attempts=int(record.get("attempts") or 0),
@@ -179,7 +179,7 @@ class JobTableModel:
         """Drop a deleted job's row, found by ``job_id`` or, when the old record holds only the key, by ``id``."""
         job_id = old_record.get("job_id")
         if job_id is None and old_record.get("id") is not None:
-            job_id = next((row.job_id for row in self._rows.values() if row.id == int(old_record["id"])), None)
+            job_id = next((row.job_id for row in self._rows.values() if row.id == str(old_record["id"])), None)
         row = self._rows.pop(str(job_id), None) if job_id is not None else None
         if row is None:
             return Change(ChangeKind.IGNORED)
