@@ -5,12 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from supabase_local.state import StackState, load_state
+from jobqueue.provision import provision
+from jobqueue.settings import Settings, load_settings
+from supabase_local.state import STATE_DIR_ENV, StackState, free_port, load_state
 
 
 def run_cli(state_dir: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
@@ -41,3 +44,12 @@ def db(stack: StackState) -> Iterator[psycopg.Connection]:
     """A superuser connection to the stack's database, in autocommit mode."""
     with psycopg.connect(stack.db_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def provisioned(stack: StackState, stack_dir: Path) -> Settings:
+    """The session stack with ``sql/`` applied; webhooks go to a loopback port where nothing listens."""
+    settings = load_settings({STATE_DIR_ENV: str(stack_dir)}, root=stack_dir)
+    settings = replace(settings, worker_url=f"http://127.0.0.1:{free_port()}/hooks/work-queue")
+    provision(settings)
+    return settings

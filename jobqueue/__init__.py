@@ -1,0 +1,27 @@
+"""test_queue's app package: settings, provisioning, the jobs API and what the notebooks show.
+
+Notebooks import from here; the package talks to Supabase (hosted or the embedded stack) through
+supabase-py and, for provisioning and inspection, psycopg.
+"""
+
+from __future__ import annotations
+
+from jobqueue.jobs import Job, JobTimeout, enqueue_job, get_job_status, wait_for_job_completion
+from jobqueue.provision import ProvisionError, ProvisionReport, provision
+from jobqueue.settings import Settings, SettingsError, load_settings
+from jobqueue.stack import ensure_stack
+
+__all__ = [
+    "Job",
+    "JobTimeout",
+    "ProvisionError",
+    "ProvisionReport",
+    "Settings",
+    "SettingsError",
+    "enqueue_job",
+    "ensure_stack",
+    "get_job_status",
+    "load_settings",
+    "provision",
+    "wait_for_job_completion",
+]

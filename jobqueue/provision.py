@@ -1,0 +1,110 @@
+"""Apply ``sql/`` to a database and write the settings the SQL reads (worker URL, webhook secret, attempts).
+
+Each file runs in its own transaction and is recorded with its checksum; a file already applied with the
+same checksum is skipped, a changed one is applied again (every file is idempotent). A failure names the
+file and the database's message, and leaves the earlier files applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import structlog
+
+from jobqueue import queries
+from jobqueue.settings import PROJECT_ROOT, Settings, webhook_key
+
+log = structlog.get_logger(__name__)
+
+SQL_DIR = PROJECT_ROOT / "sql"
+
+
+class ProvisionError(RuntimeError):
+    """A migration failed; the message names the file and what the database said."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One ``sql/`` file: its name (which orders it), its text and the checksum of that text."""
+
+    name: str
+    text: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+@dataclass
+class ProvisionReport:
+    """What one ``provision()`` run did, for the notebook to show."""
+
+    applied: list[str] = field(default_factory=list)
+    reapplied: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    settings_changed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line a person can read."""
+        parts = [f"{len(self.applied)} applied", f"{len(self.reapplied)} re-applied (changed)",
+                 f"{len(self.unchanged)} unchanged", f"settings changed: {', '.join(self.settings_changed) or 'none'}"]
+        return "; ".join(parts)
+
+
+def migrations(directory: Path = SQL_DIR) -> list[Migration]:
+    """The migration files in the order they run (by file name)."""
+    files = sorted(directory.glob("*.sql"))
+    if not files:
+        raise ProvisionError(f"no migrations found in {directory}")
+    return [Migration(path.name, path.read_text(encoding="utf-8")) for path in files]
+
+
+def _apply(conn: psycopg.Connection, migration: Migration) -> None:
+    try:
+        with conn.transaction():
+            conn.execute(migration.text.encode())
+            conn.execute(queries.RECORD_MIGRATION, {"filename": migration.name, "checksum": migration.checksum})
+    except psycopg.Error as err:
+        diag = err.diag
+        detail = diag.message_primary or str(err)
+        hint = f" ({diag.message_hint})" if diag.message_hint else ""
+        raise ProvisionError(f"migration {migration.name} failed: {detail}{hint}") from err
+
+
+def _write_settings(conn: psycopg.Connection, settings: Settings) -> list[str]:
+    webhook_key(settings.webhook_secret)
+    values = {"worker_url": settings.worker_url, "webhook_secret": settings.webhook_secret,
+              "max_attempts": str(settings.max_attempts)}
+    changed = []
+    with conn.transaction():
+        for key, value in values.items():
+            if conn.execute(queries.WRITE_SETTING, {"key": key, "value": value}).fetchone():
+                changed.append(key)
+    return changed
+
+
+def provision(settings: Settings, directory: Path = SQL_DIR) -> ProvisionReport:
+    """Bring the database to the schema in ``directory`` and store the webhook settings; safe to re-run."""
+    report = ProvisionReport()
+    wanted = migrations(directory)
+    with psycopg.connect(settings.db_url, autocommit=True) as conn:
+        conn.execute(queries.PROVISION_LOCK)
+        try:
+            conn.execute(queries.MIGRATIONS_TABLE.encode())
+            done = dict(conn.execute(queries.APPLIED_MIGRATIONS).fetchall())
+            for migration in wanted:
+                if done.get(migration.name) == migration.checksum:
+                    report.unchanged.append(migration.name)
+                    continue
+                _apply(conn, migration)
+                (report.reapplied if migration.name in done else report.applied).append(migration.name)
+                log.info("provision.applied", migration=migration.name)
+            report.settings_changed = _write_settings(conn, settings)
+        finally:
+            conn.execute(queries.PROVISION_UNLOCK)
+    log.info("provision.done", applied=len(report.applied), reapplied=len(report.reapplied),
+             unchanged=len(report.unchanged), settings_changed=report.settings_changed)
+    return report

@@ -1,0 +1,95 @@
+"""Every SQL statement the app package runs from Python, in one place, parameterised."""
+
+from __future__ import annotations
+
+PROVISION_LOCK = "select pg_advisory_lock(hashtext('test_queue.provision'))"
+PROVISION_UNLOCK = "select pg_advisory_unlock(hashtext('test_queue.provision'))"
+
+MIGRATIONS_TABLE = """
+create schema if not exists jobqueue_private;
+create table if not exists jobqueue_private.schema_migrations (
+  filename text primary key,
+  checksum text not null,
+  applied_at timestamptz not null default now()
+);
+revoke all on jobqueue_private.schema_migrations from public;
+"""
+
+APPLIED_MIGRATIONS = "select filename, checksum from jobqueue_private.schema_migrations"
+
+RECORD_MIGRATION = """
+insert into jobqueue_private.schema_migrations (filename, checksum) values (%(filename)s, %(checksum)s)
+on conflict (filename) do update set checksum = excluded.checksum, applied_at = now()
+"""
+
+WRITE_SETTING = """
+insert into jobqueue_private.settings as s (key, value) values (%(key)s, %(value)s)
+on conflict (key) do update set value = excluded.value, updated_at = now()
+where s.value is distinct from excluded.value
+returning s.key
+"""
+
+PLATFORM = """
+select c.component, c.present,
+       coalesce('extension ' || e.extversion,
+                case when c.present then 'schema (embedded stack)' else 'missing' end) as provided_by
+from (values
+  ('pgmq', to_regprocedure('pgmq.send(text,jsonb)') is not null),
+  ('pg_net', to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is not null),
+  ('pg_cron', to_regclass('cron.job') is not null)
+) as c(component, present)
+left join pg_extension e on e.extname = c.component
+order by c.component
+"""
+
+QUEUES = """
+select m.queue_name, m.queue_length, m.total_messages,
+       (select count(*) from pg_policies p where p.schemaname = 'pgmq' and p.tablename = 'q_' || m.queue_name)
+         as policies,
+       (select c.relrowsecurity from pg_class c where c.oid = to_regclass('pgmq.q_' || m.queue_name)) as rls
+from pgmq.metrics_all() as m
+order by m.queue_name
+"""
+
+TRIGGERS = """
+select t.tgname as trigger, t.tgrelid::regclass::text as on_table, t.tgfoid::regproc::text as calls,
+       p.prosecdef as security_definer
+from pg_trigger t join pg_proc p on p.oid = t.tgfoid
+where not t.tgisinternal and t.tgrelid in ('pgmq.q_work_queue'::regclass, 'public.job_results'::regclass)
+order by t.tgname
+"""
+
+POLICIES = """
+select schemaname || '.' || tablename as on_table, policyname as policy, cmd as command,
+       array_to_string(roles, ', ') as roles, qual as using_expression
+from pg_policies
+where schemaname = 'public' and tablename = 'job_results'
+order by policyname
+"""
+
+TABLE_GRANTS = """
+select r.rolname as role,
+       has_table_privilege(r.rolname, 'public.job_results', 'select') as can_select,
+       has_table_privilege(r.rolname, 'public.job_results', 'insert') as can_insert,
+       has_table_privilege(r.rolname, 'public.job_results', 'update') as can_update,
+       has_table_privilege(r.rolname, 'public.job_results', 'delete') as can_delete
+from pg_roles r where r.rolname in ('anon', 'authenticated', 'service_role')
+order by r.rolname
+"""
+
+FUNCTION_GRANTS = """
+select p.proname as function, p.prosecdef as security_definer,
+       has_function_privilege('anon', p.oid, 'execute') as anon,
+       has_function_privilege('authenticated', p.oid, 'execute') as authenticated,
+       has_function_privilege('service_role', p.oid, 'execute') as service_role
+from pg_proc p
+where p.pronamespace = 'public'::regnamespace and p.proname = any(%(names)s)
+order by p.proname
+"""
+
+CRON_JOBS = "select jobname, schedule, command, active from cron.job order by jobname"
+
+CREATE_QUEUE = "select pgmq.create(%(queue)s)"
+SEND_MESSAGE = "select * from pgmq.send(%(queue)s, %(message)s::jsonb) as sent(msg_id)"
+READ_MESSAGE = "select msg_id, read_ct, message from pgmq.read(%(queue)s, %(vt)s, 1)"
+DROP_QUEUE = "select pgmq.drop_queue(%(queue)s)"

@@ -1,0 +1,23 @@
+"""Make sure there is a Supabase to talk to: the configured project, or else the embedded local stack."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import structlog
+
+from jobqueue.settings import Settings, configured, load_settings, local_stack_dir
+from supabase_local import lifecycle
+
+log = structlog.get_logger(__name__)
+
+
+def ensure_stack(environ: Mapping[str, str] | None = None, root: Path | None = None) -> Settings:
+    """Start (or reuse) the embedded stack when no ``SUPABASE_URL`` is configured, then return the settings."""
+    values = configured(environ, root)
+    if not values.get("SUPABASE_URL"):
+        directory = local_stack_dir(values, root)
+        state = lifecycle.start(str(directory))
+        log.info("stack.ready", url=state.supabase_url, directory=str(directory))
+    return load_settings(environ, root)

@@ -1,0 +1,29 @@
+-- test_queue builds on three Supabase extensions and the Supabase API roles. Stop early, in plain words,
+-- when one is missing. On the embedded stack they exist as schemas of the same shape rather than as
+-- extensions, so the check looks for the objects used, not for pg_extension rows.
+do $$
+declare
+  missing text[] := '{}';
+begin
+  if to_regprocedure('pgmq.send(text,jsonb)') is null then
+    missing := missing || 'pgmq (the queue: create extension if not exists pgmq;)'::text;
+  end if;
+  if to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is null then
+    missing := missing || 'pg_net (the webhook: create extension if not exists pg_net;)'::text;
+  end if;
+  if to_regclass('cron.job') is null or to_regprocedure('cron.schedule(text,text,text)') is null then
+    missing := missing || 'pg_cron (the sweeper: create extension if not exists pg_cron;)'::text;
+  end if;
+  if (select count(*) from pg_roles where rolname in ('anon', 'authenticated', 'service_role')) < 3 then
+    missing := missing || 'the Supabase roles anon, authenticated and service_role'::text;
+  end if;
+  if not exists (select from pg_publication where pubname = 'supabase_realtime') then
+    missing := missing || 'the publication supabase_realtime (create publication supabase_realtime;)'::text;
+  end if;
+  if cardinality(missing) > 0 then
+    raise exception 'test_queue cannot be installed, this database lacks: %', array_to_string(missing, '; ')
+      using hint = 'On Supabase enable the extensions under Database > Extensions (or run the statements '
+                   'shown), then provision again. Locally, start the stack with `python -m supabase_local start`.';
+  end if;
+end
+$$;

@@ -1,0 +1,86 @@
+-- The webhook: every message put on work_queue is POSTed to the worker through pg_net, signed the way
+-- Standard Webhooks are (https://www.standardwebhooks.com): webhook-id, webhook-timestamp and
+-- webhook-signature "v1,<base64 HMAC-SHA256 of id.timestamp.body>". pgcrypto may be absent, so the HMAC
+-- is written over core sha256() (RFC 2104: the key padded to 64 bytes, xor 0x36 inside, 0x5c outside).
+create or replace function jobqueue_private.hmac_sha256(key bytea, message bytea)
+returns bytea
+language plpgsql
+immutable
+strict
+set search_path = ''
+as $$
+declare
+  block bytea := case when length(key) > 64 then sha256(key) else key end;
+  inner_pad bytea;
+  outer_pad bytea;
+begin
+  block := block || decode(repeat('00', 64 - length(block)), 'hex');
+  inner_pad := block;
+  outer_pad := block;
+  for i in 0..63 loop
+    inner_pad := set_byte(inner_pad, i, get_byte(block, i) # 54);
+    outer_pad := set_byte(outer_pad, i, get_byte(block, i) # 92);
+  end loop;
+  return sha256(outer_pad || sha256(inner_pad || message));
+end
+$$;
+
+-- Send one message to the worker and log the delivery; both the insert trigger and the sweeper call it.
+-- Returns the pg_net request id, or null when no worker URL is configured (then only pull mode serves).
+create or replace function jobqueue_private.deliver(msg_id bigint, message jsonb)
+returns bigint
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  worker_url text := jobqueue_private.setting('worker_url');
+  secret text := jobqueue_private.setting('webhook_secret');
+  body jsonb := jsonb_build_object('msg_id', msg_id, 'job_id', message -> 'job_id',
+                                   'task_name', message -> 'task_name');
+  webhook_id text := format('msg_%s_%s', msg_id, replace(gen_random_uuid()::text, '-', ''));
+  webhook_timestamp text := floor(extract(epoch from clock_timestamp()))::bigint::text;
+  signature text;
+  request_id bigint;
+begin
+  if worker_url is null or secret is null then
+    return null;
+  end if;
+  signature := 'v1,' || encode(jobqueue_private.hmac_sha256(
+    decode(substr(secret, length('whsec_') + 1), 'base64'),
+    convert_to(webhook_id || '.' || webhook_timestamp || '.' || body::text, 'UTF8')), 'base64');
+  request_id := net.http_post(
+    url => worker_url,
+    body => body,
+    headers => jsonb_build_object('Content-Type', 'application/json', 'webhook-id', webhook_id,
+                                  'webhook-timestamp', webhook_timestamp, 'webhook-signature', signature),
+    timeout_milliseconds => coalesce(jobqueue_private.setting('webhook_timeout_ms')::integer, 5000));
+  insert into jobqueue_private.deliveries as d (msg_id, job_id, last_delivered_at, last_request_id)
+  values (deliver.msg_id, (message ->> 'job_id')::uuid, clock_timestamp(), request_id)
+  on conflict on constraint deliveries_pkey do update
+    set deliveries = d.deliveries + 1, last_delivered_at = excluded.last_delivered_at,
+        last_request_id = excluded.last_request_id;
+  return request_id;
+end
+$$;
+
+-- A message sent with a delay is not delivered now: the sweeper delivers it once it becomes visible.
+create or replace function jobqueue_private.on_work_queue_insert()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if new.vt <= clock_timestamp() then
+    perform jobqueue_private.deliver(new.msg_id, new.message);
+  end if;
+  return null;
+end
+$$;
+
+revoke all on all functions in schema jobqueue_private from public, anon, authenticated;
+
+create or replace trigger work_queue_webhook
+after insert on pgmq.q_work_queue
+for each row execute function jobqueue_private.on_work_queue_insert();

@@ -1,0 +1,43 @@
+"""Small helpers for the schema tests: act as an API role, submit a job, move a lease's clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+
+@contextmanager
+def as_role(conn: psycopg.Connection, role: str) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+    """A cursor running as ``role`` inside a transaction that is rolled back afterwards."""
+    with conn.transaction(force_rollback=True), conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+        yield cur
+
+
+def call(conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run a statement as the connection's user and return its rows as dicts."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, params)
+        return cur.fetchall() if cur.description else []
+
+
+def submit(conn: psycopg.Connection, name: str = "a test job") -> dict[str, Any]:
+    """A new pending job with its queued message, as submit_job writes them."""
+    return call(conn, "select * from public.submit_job(%(name)s)", {"name": name})[0]
+
+
+def expire_lease(conn: psycopg.Connection, msg_id: int) -> None:
+    """Make the message visible again now, as if its lease (vt) had run out."""
+    call(conn, "update pgmq.q_work_queue set vt = now() - interval '1 second' where msg_id = %(m)s", {"m": msg_id})
+
+
+def message(conn: psycopg.Connection, queue: str, msg_id: int) -> dict[str, Any] | None:
+    """The message with ``msg_id`` in ``queue``'s table, or None."""
+    rows = call(conn, sql.SQL("select * from pgmq.{} where msg_id = %(m)s").format(
+        sql.Identifier(f"q_{queue}")).as_string(conn), {"m": msg_id})
+    return rows[0] if rows else None
