@@ -2,7 +2,9 @@
 
 ``vsn=1.0.0`` (the Python client) sends JSON objects ``{"join_ref", "ref", "topic", "event", "payload"}``.
 ``vsn=2.0.0`` (supabase-js's default) sends JSON arrays ``[join_ref, ref, topic, event, payload]`` and carries
-broadcasts from the server as binary frames: ``kind=2, len(topic), len(event), topic, event, json payload``.
+user broadcasts as binary frames. Client to server (kind 3): ``kind, len(join_ref), len(ref), len(topic),
+len(event), len(meta), encoding`` then those strings and the payload; server to client (kind 4): ``kind,
+len(topic), len(event), len(meta), encoding`` then topic, event, meta and the payload. Encoding 1 is JSON.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ PHOENIX_TOPIC = "phoenix"
 V1 = "1.0.0"
 V2 = "2.0.0"
 SUPPORTED_VSN = (V1, V2)
-BINARY_BROADCAST_KIND = 2
+USER_BROADCAST_PUSH = 3
+USER_BROADCAST = 4
+JSON_ENCODING = 1
 
 
 class ProtocolError(ValueError):
@@ -63,7 +67,7 @@ class Serializer:
     def decode(self, message: str | bytes) -> Frame:
         """Parse one client message; raises ProtocolError with a reason a person can act on."""
         if isinstance(message, bytes):
-            raise ProtocolError("binary frames from clients are not supported; send JSON text")
+            return self._decode_binary(message)
         try:
             data = json.loads(message)
         except ValueError as error:
@@ -78,6 +82,26 @@ class Serializer:
         join_ref, ref, topic, event, payload = data
         return _frame(topic, event, payload, ref, join_ref)
 
+    def _decode_binary(self, message: bytes) -> Frame:
+        """A vsn 2.0.0 binary user broadcast (kind 3) as an ordinary broadcast frame."""
+        if self.vsn != V2 or len(message) < 7 or message[0] != USER_BROADCAST_PUSH:
+            raise ProtocolError("binary frames are accepted only as vsn 2.0.0 user broadcasts (kind 3)")
+        sizes, offset, fields = message[1:6], 7, []
+        for size in sizes:
+            fields.append(message[offset:offset + size].decode("utf-8", errors="replace"))
+            offset += size
+        if offset > len(message):
+            raise ProtocolError("truncated binary broadcast frame")
+        join_ref, ref, topic, event, _meta = fields
+        if message[6] != JSON_ENCODING:
+            raise ProtocolError("binary broadcast payloads are not supported; send JSON payloads")
+        try:
+            body = json.loads(message[offset:])
+        except ValueError as error:
+            raise ProtocolError(f"malformed JSON in binary broadcast: {error}") from error
+        return _frame(topic, "broadcast", {"type": "broadcast", "event": event, "payload": body}, ref or None,
+                      join_ref or None)
+
     def encode(self, frame: Frame) -> str | bytes:
         """The wire form of a server frame (``"ref": null`` always present, as the clients require)."""
         if self.vsn == V1:
@@ -85,9 +109,10 @@ class Serializer:
             return json.dumps(body, separators=(",", ":"), default=str)
         if frame.event == "broadcast" and frame.ref is None:
             topic, event = frame.topic.encode(), str(frame.payload.get("event", "")).encode()
-            body_bytes = json.dumps(frame.payload, separators=(",", ":"), default=str).encode()
+            body_bytes = json.dumps(frame.payload.get("payload"), separators=(",", ":"), default=str).encode()
             if len(topic) < 256 and len(event) < 256:
-                return struct.pack("!BBB", BINARY_BROADCAST_KIND, len(topic), len(event)) + topic + event + body_bytes
+                header = struct.pack("!BBBBB", USER_BROADCAST, len(topic), len(event), 0, JSON_ENCODING)
+                return header + topic + event + body_bytes
         return json.dumps([frame.join_ref, frame.ref, frame.topic, frame.event, frame.payload],
                           separators=(",", ":"), default=str)
 

@@ -1,0 +1,107 @@
+"""Unit tests of the Realtime building blocks: filters, serializers, presence and the bounded outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+
+import pytest
+
+from supabase_local.realtime.filters import FilterError, matches_all, parse_filter
+from supabase_local.realtime.outbox import Outbox
+from supabase_local.realtime.presence import PresenceBoard
+from supabase_local.realtime.protocol import Frame, ProtocolError, Serializer, push
+
+COLUMNS = {"id": "int8", "status": "text", "done": "bool", "price": "numeric", "at": "timestamptz"}
+
+
+@pytest.mark.parametrize(("text", "row", "expected"), [
+    ("id=eq.5", {"id": 5}, True),
+    ("id=eq.5", {"id": 6}, False),
+    ("price=gt.1.5", {"price": 2}, True),
+    ("price=lte.1.5", {"price": 1.5}, True),
+    ("status=in.(a,\"b,c\")", {"status": "b,c"}, True),
+    ("status=neq.a", {"status": None}, False),
+    ("status=is.null", {"status": None}, True),
+    ("done=eq.true", {"done": True}, True),
+    ("status=like.job-%", {"status": "job-7"}, True),
+    ("status=ilike.JOB*", {"status": "job-7"}, True),
+    ("at=gt.2026-01-01T00:00:00+00:00", {"at": "2026-02-01T00:00:00+00:00"}, True),
+    ("id=gt.1,status=eq.a", {"id": 2, "status": "a"}, True),
+    ("id=gt.1,status=eq.a", {"id": 2, "status": "b"}, False),
+])
+def test_filter_matching(text: str, row: dict[str, object], expected: bool) -> None:
+    assert matches_all(parse_filter(text, COLUMNS), row) is expected
+
+
+@pytest.mark.parametrize("text", ["id", "id=eq", "id=around.5", "ghost=eq.1", "id=eq.five", "done=eq.maybe",
+                                  "status=in.a,b", "status=is.maybe"])
+def test_bad_filters_raise(text: str) -> None:
+    with pytest.raises(FilterError):
+        parse_filter(text, COLUMNS)
+
+
+def test_v1_frames_are_objects_with_ref_null() -> None:
+    serializer = Serializer("1.0.0")
+    text = serializer.encode(push("realtime:t", "broadcast", {"event": "e", "payload": {}}))
+    assert json.loads(text) == {"event": "broadcast", "payload": {"event": "e", "payload": {}}, "ref": None,
+                                "topic": "realtime:t"}
+    frame = serializer.decode('{"topic":"t","event":"phx_join","payload":{},"ref":"1","join_ref":"1"}')
+    assert frame == Frame("t", "phx_join", {}, "1", "1")
+    with pytest.raises(ProtocolError):
+        serializer.decode('["1","1","t","phx_join",{}]')
+
+
+def test_v2_frames_are_arrays_and_broadcasts_binary() -> None:
+    serializer = Serializer("2.0.0")
+    frame = serializer.decode('["1","2","realtime:t","phx_join",{"config":{}}]')
+    assert frame == Frame("realtime:t", "phx_join", {"config": {}}, "2", "1")
+    reply = serializer.encode(Frame("realtime:t", "phx_reply", {"status": "ok", "response": {}}, "2", "1"))
+    assert json.loads(reply) == ["1", "2", "realtime:t", "phx_reply", {"status": "ok", "response": {}}]
+    binary = serializer.encode(push("realtime:t", "broadcast", {"type": "broadcast", "event": "e",
+                                                                "payload": {"a": 1}}))
+    assert isinstance(binary, bytes)
+    kind, topic_size, event_size, meta_size, encoding = struct.unpack("!BBBBB", binary[:5])
+    assert (kind, meta_size, encoding) == (4, 0, 1) and binary[5:5 + topic_size] == b"realtime:t"
+    assert binary[5 + topic_size:5 + topic_size + event_size] == b"e"
+    assert json.loads(binary[5 + topic_size + event_size:]) == {"a": 1}
+    fields = [b"1", b"7", b"realtime:t", b"e", b""]
+    pushed = struct.pack("!7B", 3, *map(len, fields), 1) + b"".join(fields) + b'{"n":2}'
+    assert serializer.decode(pushed) == Frame("realtime:t", "broadcast",
+                                              {"type": "broadcast", "event": "e", "payload": {"n": 2}}, "7", "1")
+    with pytest.raises(ProtocolError):
+        serializer.decode(b"\x03\x01")
+    with pytest.raises(ProtocolError):
+        Serializer("3.0.0")
+
+
+def test_presence_board_diffs() -> None:
+    board = PresenceBoard()
+    first = board.track("t", "owner-1", "alice", {"s": 1})
+    assert list(first["joins"]) == ["alice"] and first["leaves"] == {}
+    second = board.track("t", "owner-1", "alice", {"s": 2})
+    assert second["leaves"]["alice"]["metas"][0]["s"] == 1 and second["joins"]["alice"]["metas"][0]["s"] == 2
+    board.track("t", "owner-2", "alice", {"s": 3})
+    assert [meta["s"] for meta in board.state("t")["alice"]["metas"]] == [2, 3]
+    assert board.untrack("t", "owner-1")["leaves"]["alice"]["metas"][0]["s"] == 2
+    assert board.untrack("t", "owner-1") is None
+
+
+async def test_outbox_drops_a_client_that_stops_reading() -> None:
+    outbox = Outbox(Serializer("1.0.0"), limit=3)
+    stalled = asyncio.Event()
+
+    async def never_finishes(_: str | bytes) -> None:
+        stalled.set()
+        await asyncio.Event().wait()  # a client whose socket never drains (edge of the unit)
+
+    writer = asyncio.create_task(outbox.run(never_finishes))
+    outbox.put(push("t", "x", {}))
+    await asyncio.wait_for(stalled.wait(), 5)
+    for _ in range(3):
+        outbox.put(push("t", "x", {}))
+    assert not outbox.overflowed.is_set()
+    outbox.put(push("t", "x", {}))  # the fourth queued frame: over the limit, never waits
+    assert outbox.overflowed.is_set()
+    writer.cancel()
