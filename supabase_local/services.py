@@ -20,6 +20,7 @@ from supabase_local import realtime
 from supabase_local.cron_runner import CronRunner
 from supabase_local.logs import configure_logging
 from supabase_local.net_dispatcher import NetDispatcher
+from supabase_local.rest import RestService
 from supabase_local.service import Service, ServiceFactory
 from supabase_local.state import StackState, load_state, state_dir
 
@@ -28,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 def service_factories() -> list[ServiceFactory]:
     """The services that make up the stack, in start order."""
-    return [NetDispatcher.from_state, CronRunner.from_state, realtime.create]
+    return [NetDispatcher.from_state, CronRunner.from_state, RestService, realtime.create]
 
 
 def build_gateway(services: list[Service]) -> Starlette:

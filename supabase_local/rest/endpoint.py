@@ -1,0 +1,170 @@
+"""The Starlette endpoints of ``/rest/v1``: read the HTTP request, plan it, run it in one transaction as
+the caller's role, and answer as PostgREST answers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+import psycopg
+import structlog
+from psycopg_pool import AsyncConnectionPool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from supabase_local.rest import negotiation, planner
+from supabase_local.rest.auth import Identity, authenticate
+from supabase_local.rest.catalog import Catalog
+from supabase_local.rest.errors import RestError, from_database, singular
+from supabase_local.rest.query import parse_query
+from supabase_local.rest.sqlgen import Shape
+
+log = structlog.get_logger(__name__)
+
+# What PostgREST sets at the start of every request's transaction.
+SETTINGS_SQL = """
+select set_config('transaction_read_only', %(read_only)s, true),
+       set_config('role', %(role)s, true),
+       set_config('request.jwt.claims', %(claims)s, true),
+       set_config('request.jwt.claim.role', %(role)s, true),
+       set_config('request.jwt.claim.sub', %(sub)s, true),
+       set_config('request.method', %(method)s, true),
+       set_config('request.path', %(path)s, true),
+       set_config('request.headers', %(headers)s, true),
+       set_config('request.cookies', %(cookies)s, true)
+"""
+BODY_METHODS = ("POST", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the statement produced: the JSON text, the rows it holds, and the total when one was counted."""
+
+    body: str | None
+    rows: int
+    total: int | None
+
+
+class RestEndpoint:
+    """``/rest/v1/<relation>`` and ``/rest/v1/rpc/<function>``."""
+
+    def __init__(self, pool: AsyncConnectionPool, catalog: Catalog, jwt_secret: str) -> None:
+        self.pool = pool
+        self.catalog = catalog
+        self.jwt_secret = jwt_secret
+
+    async def relation(self, request: Request) -> Response:
+        """Tables and views: GET/HEAD read, POST insert or upsert, PATCH update, DELETE delete."""
+        return await self._serve(request, rpc=False)
+
+    async def function(self, request: Request) -> Response:
+        """Functions: POST with named JSON arguments, GET/HEAD with query arguments."""
+        return await self._serve(request, rpc=True)
+
+    async def _serve(self, request: Request, rpc: bool) -> Response:
+        head = request.method == "HEAD"
+        try:
+            identity, planned, plan = await self._plan(request, rpc)
+            outcome = await self._execute(request, identity, plan, planned.prefs)
+            return _respond(plan, planned, outcome)
+        except RestError as err:
+            if err.status >= 500:
+                log.warning("rest.failed", method=request.method, path=request.url.path, status=err.status,
+                            code=err.code, message=err.message)
+            return err.response(head)
+
+    async def _plan(self, request: Request, rpc: bool) -> tuple[Identity, planner.Request, planner.Plan]:
+        headers = request.headers
+        params = request.query_params
+        schema = negotiation.schema(headers, request.method, self.catalog.schemas)
+        identity = authenticate(headers.get("apikey") or params.get("apikey"), headers.get("authorization"),
+                                self.jwt_secret)
+        query = parse_query([(key, value) for key, value in params.multi_items() if key != "apikey"])
+        window = negotiation.header_range(headers)
+        if window is not None:
+            first, size = window
+            limit = size if query.limit is None or size is None else min(size, query.limit)
+            query = replace(query, offset=query.offset or first, limit=limit if limit is not None else query.limit)
+        body = await request.body() if request.method in BODY_METHODS else b""
+        planned = planner.Request(request.method, schema, request.path_params["name"], rpc, query,
+                                  negotiation.preferences(headers), negotiation.output(headers), body)
+        plan = await self.catalog.with_cache(lambda cache: planner.plan(cache, planned))
+        return identity, planned, plan
+
+    def _settings(self, request: Request, identity: Identity, read_only: bool) -> dict[str, str]:
+        sub = identity.claims.get("sub")
+        return {
+            "read_only": "on" if read_only else "off",
+            "role": identity.role,
+            "claims": json.dumps(identity.claims),
+            "sub": sub if isinstance(sub, str) else "",
+            "method": request.method,
+            "path": request.url.path,
+            "headers": json.dumps({key.lower(): value for key, value in request.headers.items()}),
+            "cookies": json.dumps(dict(request.cookies)),
+        }
+
+    async def _execute(self, request: Request, identity: Identity, plan: planner.Plan,
+                       prefs: negotiation.Preferences) -> Outcome:
+        settings = self._settings(request, identity, plan.read_only)
+        for attempt in (1, 2):
+            started = False
+            try:
+                async with self.pool.connection() as conn, conn.transaction():
+                    await conn.execute(SETTINGS_SQL, settings)
+                    started = True
+                    return await _run(conn, plan, prefs)
+            except psycopg.Error as err:
+                if attempt == 1 and not started and err.sqlstate is None:
+                    log.info("rest.retry_on_new_connection", error=str(err))
+                    continue
+                raise from_database(err, identity.authed) from err
+        raise AssertionError("unreachable")
+
+
+async def _run(conn: psycopg.AsyncConnection, plan: planner.Plan, prefs: negotiation.Preferences) -> Outcome:
+    """Run the plan's statements inside the open transaction; a RestError raised here rolls it back."""
+    cursor = await conn.execute(plan.statement.query, plan.statement.params)
+    if cursor.description is not None:
+        row = await cursor.fetchone()
+        body, rows = (row[0], int(row[1])) if row else (None, 0)
+    else:
+        body, rows = None, max(cursor.rowcount, 0)
+    total = None
+    if plan.total is not None:
+        counted = await (await conn.execute(plan.total.query, plan.total.params)).fetchone()
+        total = int(counted[0]) if counted else 0
+    elif prefs.count:
+        total = rows
+    if plan.single and rows != 1:
+        raise singular(rows)
+    if prefs.strict and prefs.max_affected is not None and plan.kind in ("update", "delete") \
+            and rows > prefs.max_affected:
+        raise RestError(400, "PGRST124", "Query result exceeds max-affected preference constraint",
+                        f"The query affects {rows} rows")
+    return Outcome(body, rows, total)
+
+
+def _content_range(plan: planner.Plan, outcome: Outcome) -> str:
+    total = "*" if outcome.total is None else str(outcome.total)
+    if plan.kind == "insert" or outcome.rows == 0:
+        return f"*/{total}"
+    return f"{plan.offset}-{plan.offset + outcome.rows - 1}/{total}"
+
+
+def _respond(plan: planner.Plan, request: planner.Request, outcome: Outcome) -> Response:
+    """PostgREST's status, headers and body for a successful plan."""
+    if plan.void:
+        return Response(status_code=204)
+    headers = {"Content-Range": _content_range(plan, outcome)}
+    media_type = request.output.media_type
+    if plan.kind == "insert":
+        status = 201
+    elif plan.kind in ("update", "delete"):
+        status = 200 if plan.shape is not Shape.NONE else 204
+    else:
+        status = 206 if outcome.total is not None and outcome.rows < outcome.total else 200
+    if plan.shape is Shape.NONE:
+        return Response(b"", status_code=status, headers=headers, media_type=None if status == 204 else media_type)
+    text = outcome.body if outcome.body is not None else "null"
+    return Response(text.encode(), status_code=status, headers=headers, media_type=media_type)

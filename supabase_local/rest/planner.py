@@ -1,0 +1,183 @@
+"""From a parsed request and the schema cache to a Plan: the SQL to run and how to answer with its result.
+
+Planning is pure: it reads the cache and raises RestError for anything it cannot serve, before any
+database work starts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+from supabase_local.rest import sqlgen
+from supabase_local.rest.errors import RestError, column_not_found, invalid_body, table_not_found
+from supabase_local.rest.negotiation import Output, Preferences
+from supabase_local.rest.query import Query, parse_filters
+from supabase_local.rest.routines import resolve, table_hint
+from supabase_local.rest.schema_cache import Relation, SchemaCache
+from supabase_local.rest.sqlgen import Shape, Statement
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the endpoint read from HTTP; the planner needs nothing else."""
+
+    method: str
+    schema: str
+    name: str
+    rpc: bool
+    query: Query
+    prefs: Preferences
+    output: Output
+    body: bytes
+
+
+@dataclass
+class Plan:
+    """The statement to run and the recipe for the response."""
+
+    kind: str                      # read | insert | update | delete | rpc
+    statement: Statement
+    shape: Shape
+    read_only: bool
+    offset: int = 0
+    total: Statement | None = None  # a separate count, only when paging hides the total
+    void: bool = False
+    single: bool = False           # Accept asked for exactly one object
+
+
+def _json_body(raw: bytes) -> object:
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise invalid_body("Empty or invalid json") from err
+
+
+def _relation(cache: SchemaCache, request: Request) -> Relation:
+    relation = cache.relations.get((request.schema, request.name))
+    if relation is None:
+        error = table_not_found(request.schema, request.name)
+        error.hint = table_hint(cache, request.schema, request.name)
+        raise error
+    return relation
+
+
+def _checked_columns(relation: Relation, columns: tuple[str, ...]) -> tuple[str, ...]:
+    for column in columns:
+        if column not in relation.columns:
+            raise column_not_found(relation.name, column)
+    return columns
+
+
+def _shape(request: Request, wants_body: bool) -> Shape:
+    if not wants_body or request.method == "HEAD":
+        return Shape.NONE
+    return Shape.OBJECT if request.output.single else Shape.ARRAY
+
+
+def _filtered(query: Query, params: list[tuple[str, str]]) -> Query:
+    """The query with its filter parameters parsed in (a copy: a plan may be made twice)."""
+    return replace(query, conditions=[*query.conditions, *parse_filters(params)])
+
+
+def _paged(query: Query) -> bool:
+    return query.limit is not None or query.offset > 0
+
+
+def _read(request: Request, relation: Relation) -> Plan:
+    query = _filtered(request.query, request.query.params)
+    source = sqlgen.relation_source(relation)
+    main, total = sqlgen.read(source.qualifier, source, query, _shape(request, True),
+                              request.output.strip_nulls, sqlgen.Params())
+    needs_total = request.prefs.count and _paged(query)
+    return Plan("read", main, _shape(request, True), True, query.offset, total if needs_total else None,
+                single=request.output.single)
+
+
+def _insert(request: Request, relation: Relation) -> Plan:
+    payload = _json_body(request.body)
+    if payload is None:
+        payload = {}
+    rows = payload if isinstance(payload, list) else [payload]
+    if not all(isinstance(row, dict) for row in rows):
+        raise invalid_body("Expected a JSON object or an array of JSON objects")
+    columns = request.query.columns
+    if columns is None:
+        columns = tuple(rows[0]) if rows else ()
+        if any(set(row) != set(columns) for row in rows):
+            raise invalid_body("All object keys must match")
+    query = request.query
+    _checked_columns(relation, columns)
+    if query.on_conflict:
+        _checked_columns(relation, query.on_conflict)
+    rows_json = json.dumps(rows) if isinstance(payload, dict) else request.body.decode()
+    shape = _shape(request, request.prefs.representation)
+    statement = sqlgen.insert(relation, columns, rows_json, query, request.prefs.resolution, shape,
+                              request.output.strip_nulls)
+    return Plan("insert", statement, shape, False, single=request.output.single)
+
+
+def _update(request: Request, relation: Relation) -> Plan:
+    payload = _json_body(request.body)
+    if not isinstance(payload, dict):
+        raise invalid_body("Expected a JSON object to update with")
+    query = _filtered(request.query, request.query.params)
+    columns = _checked_columns(relation, tuple(payload))
+    shape = _shape(request, request.prefs.representation)
+    if not columns:
+        return Plan("update", sqlgen.nothing(shape), shape, False, single=request.output.single)
+    statement = sqlgen.update(relation, columns, request.body.decode(), query, shape, request.output.strip_nulls)
+    return Plan("update", statement, shape, False, single=request.output.single)
+
+
+def _delete(request: Request, relation: Relation) -> Plan:
+    query = _filtered(request.query, request.query.params)
+    shape = _shape(request, request.prefs.representation)
+    return Plan("delete", sqlgen.delete(relation, query, shape, request.output.strip_nulls), shape, False,
+                single=request.output.single)
+
+
+def _rpc(cache: SchemaCache, request: Request) -> Plan:
+    query = request.query
+    raw_body: str | None = None
+    if request.method == "POST":
+        payload = _json_body(request.body)
+        raw_body = request.body.decode() if payload is not None else None
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            routine = resolve(cache, request.schema, request.name, [], exact=True)
+            if not routine.single_json_body:
+                raise invalid_body("Expected a JSON object of named arguments")
+            args: dict[str, object] = {}
+        else:
+            routine = resolve(cache, request.schema, request.name, list(payload), exact=True)
+            args = payload
+        filters = query.params
+    else:
+        keys = [key for key, _ in query.params]
+        routine = resolve(cache, request.schema, request.name, keys, exact=False)
+        args = {key: value for key, value in query.params if key in routine.names}
+        filters = [(key, value) for key, value in query.params if key not in routine.names]
+    query = _filtered(query, filters)
+    shape = _shape(request, True)
+    if shape is Shape.ARRAY and not routine.returns_set:
+        shape = Shape.OBJECT
+    main, total = sqlgen.rpc(routine, args, raw_body, query, shape, request.output.strip_nulls)
+    needs_total = request.prefs.count and _paged(query)
+    return Plan("rpc", main, shape, request.method in ("GET", "HEAD"), query.offset,
+                total if needs_total else None, void=routine.returns_void, single=request.output.single)
+
+
+def plan(cache: SchemaCache, request: Request) -> Plan:
+    """The Plan for a request; raises RestError for unknown names, bad input or unsupported methods."""
+    if request.rpc:
+        if request.method not in ("GET", "HEAD", "POST"):
+            raise RestError(405, "PGRST101", f"Cannot use the {request.method} method on RPC")
+        return _rpc(cache, request)
+    relation = _relation(cache, request)
+    handlers = {"GET": _read, "HEAD": _read, "POST": _insert, "PATCH": _update, "DELETE": _delete}
+    handler = handlers.get(request.method)
+    if handler is None:
+        raise RestError(405, "PGRST117", f"Unsupported HTTP method: {request.method}")
+    return handler(request, relation)

@@ -1,0 +1,51 @@
+"""The REST gateway as a stack service: a pool of ``authenticator`` connections, the schema cache and
+the ``/rest/v1`` routes."""
+
+from __future__ import annotations
+
+import structlog
+from psycopg_pool import AsyncConnectionPool
+from starlette.routing import BaseRoute, Route
+
+from supabase_local.rest.catalog import Catalog
+from supabase_local.rest.endpoint import RestEndpoint
+from supabase_local.state import StackState
+
+log = structlog.get_logger(__name__)
+
+EXPOSED_SCHEMAS = ("public", "pgmq_public")
+METHODS = ["GET", "HEAD", "POST", "PATCH", "DELETE", "PUT"]
+POOL_MIN, POOL_MAX = 2, 10
+
+
+class RestService:
+    """PostgREST's part of Supabase, for the schemas Supabase exposes by default plus ``pgmq_public``."""
+
+    name = "rest"
+
+    def __init__(self, state: StackState, schemas: tuple[str, ...] = EXPOSED_SCHEMAS) -> None:
+        self.pool = AsyncConnectionPool(state.authenticator_url, min_size=POOL_MIN, max_size=POOL_MAX, open=False,
+                                        kwargs={"application_name": "supabase_local.rest"})
+        self.catalog = Catalog(state.authenticator_url, schemas)
+        self.endpoint = RestEndpoint(self.pool, self.catalog, state.jwt_secret)
+
+    def routes(self) -> list[BaseRoute]:
+        """``/rest/v1/rpc/<function>`` and ``/rest/v1/<relation>``."""
+        return [
+            Route("/rest/v1/rpc/{name}", self.endpoint.function, methods=METHODS),
+            Route("/rest/v1/{name}", self.endpoint.relation, methods=METHODS),
+        ]
+
+    async def start(self) -> None:
+        """Open the pool and load the schema cache before the gateway takes requests."""
+        await self.pool.open(wait=True, timeout=30)
+        await self.catalog.start()
+        log.info("rest.ready", schemas=self.catalog.schemas, relations=len(self.catalog.cache.relations))
+
+    async def stop(self) -> None:
+        await self.catalog.stop()
+        await self.pool.close()
+
+    def health(self) -> str | None:
+        """None while the schema listener is connected (so the cache follows DDL)."""
+        return None if self.catalog.listening else "schema cache listener is not connected"
