@@ -41,3 +41,11 @@ def message(conn: psycopg.Connection, queue: str, msg_id: int) -> dict[str, Any]
     rows = call(conn, sql.SQL("select * from pgmq.{} where msg_id = %(m)s").format(
         sql.Identifier(f"q_{queue}")).as_string(conn), {"m": msg_id})
     return rows[0] if rows else None
+
+
+def count_rows(conn: psycopg.Connection, task_name: str) -> tuple[int, int]:
+    """Job rows and work-queue messages for ``task_name``: a refused submission must add neither."""
+    row = call(conn, "select (select count(*) from public.job_results where task_name = %(n)s) as jobs, "
+                     "(select count(*) from pgmq.q_work_queue where message->>'task_name' = %(n)s) as messages",
+               {"n": task_name})[0]
+    return row["jobs"], row["messages"]

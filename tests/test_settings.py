@@ -1,0 +1,78 @@
+"""Where settings come from: environment over .env over the local stack; bad values are named."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from jobqueue.settings import DEFAULT_WORKER_URL, SettingsError, derive_webhook_secret, load_settings, webhook_key
+from supabase_local.state import STATE_DIR_ENV, StackState
+
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+HOSTED = {
+    "SUPABASE_URL": "https://project.supabase.co",
+    "SUPABASE_ANON_KEY": "anon-key",
+    "SUPABASE_SERVICE_ROLE_KEY": "service-key",
+    "SUPABASE_DB_URL": "postgresql://postgres:pw@db.project.supabase.co:5432/postgres",
+    "WEBHOOK_SECRET": SECRET,
+}
+
+
+def saved_stack(directory: Path) -> StackState:
+    state = StackState(root=str(directory), pg_port=5999, gateway_port=6001, db_password="pw",
+                       jwt_secret="stack-jwt-secret", anon_key="stack-anon", service_role_key="stack-service")
+    state.save()
+    return state
+
+
+def test_environment_wins_over_dotenv(tmp_path: Path):
+    (tmp_path / ".env").write_text("\n".join(f"{k}={v}" for k, v in HOSTED.items()) + "\nMAX_ATTEMPTS=7\n")
+    settings = load_settings({"SUPABASE_ANON_KEY": "from-env"}, root=tmp_path)
+    assert settings.anon_key == "from-env"
+    assert settings.supabase_url == HOSTED["SUPABASE_URL"]
+    assert settings.max_attempts == 7
+    assert settings.worker_url == DEFAULT_WORKER_URL
+    assert not settings.embedded
+
+
+def test_local_stack_fills_in_when_no_url_is_configured(tmp_path: Path):
+    stack = saved_stack(tmp_path / "stack")
+    settings = load_settings({STATE_DIR_ENV: stack.root, "WORKER_URL": "http://127.0.0.1:1/hook"}, root=tmp_path)
+    assert settings.supabase_url == stack.supabase_url
+    assert settings.db_url == stack.db_url
+    assert settings.webhook_secret == derive_webhook_secret("stack-jwt-secret")
+    assert settings.worker_url == "http://127.0.0.1:1/hook"
+    assert settings.local_stack_dir == Path(stack.root)
+
+
+def test_hosted_settings_never_mix_with_the_local_stack(tmp_path: Path):
+    saved_stack(tmp_path / ".supabase_local")
+    with pytest.raises(SettingsError, match="SUPABASE_DB_URL"):
+        load_settings({k: v for k, v in HOSTED.items() if k != "SUPABASE_DB_URL"}, root=tmp_path)
+
+
+def test_nothing_configured_says_how_to_start(tmp_path: Path):
+    with pytest.raises(SettingsError, match="python -m supabase_local start"):
+        load_settings({}, root=tmp_path)
+
+
+def test_derived_secret_is_stable_and_well_formed():
+    secret = derive_webhook_secret("abc")
+    assert secret == derive_webhook_secret("abc") != derive_webhook_secret("abd")
+    assert len(webhook_key(secret)) == 32
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("WEBHOOK_SECRET", "not-a-secret", "whsec_"),
+    ("WEBHOOK_SECRET", "whsec_***", "base64"),
+    ("WEBHOOK_SECRET", "whsec_" + base64.b64encode(b"short").decode(), "shorter"),
+    ("MAX_ATTEMPTS", "many", "MAX_ATTEMPTS"),
+    ("MAX_ATTEMPTS", "0", "at least 1"),
+    ("JOB_MIN_SECONDS", "-1", "negative"),
+    ("JOB_MAX_SECONDS", "1", "below JOB_MIN_SECONDS"),
+])
+def test_bad_values_are_named(tmp_path: Path, name: str, value: str, message: str):
+    with pytest.raises(SettingsError, match=message):
+        load_settings({**HOSTED, name: value}, root=tmp_path)
