@@ -53,18 +53,28 @@ def kind(payload: dict[str, Any]) -> str:
     return str(payload["data"]["type"].value if hasattr(payload["data"]["type"], "value") else payload["data"]["type"])
 
 
-@contextmanager
-def published_table(db: psycopg.Connection, columns: str, publish: bool = True) -> Iterator[str]:
+def create_table(db: psycopg.Connection, columns: str, publish: bool = True) -> str:
     """A fresh table ``rt_<random>`` with ``columns`` (SQL), in the supabase_realtime publication."""
     name = f"rt_{uuid.uuid4().hex[:10]}"
     table = sql.Identifier(name)
     db.execute(sql.SQL("create table {} ({})").format(table, sql.SQL(columns)))
     if publish:
         db.execute(sql.SQL("alter publication supabase_realtime add table {}").format(table))
+    return name
+
+
+def drop_table(db: psycopg.Connection, name: str) -> None:
+    db.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(name)))
+
+
+@contextmanager
+def published_table(db: psycopg.Connection, columns: str, publish: bool = True) -> Iterator[str]:
+    """A table made by ``create_table`` for the duration of the block."""
+    name = create_table(db, columns, publish)
     try:
         yield name
     finally:
-        db.execute(sql.SQL("drop table if exists {}").format(table))
+        drop_table(db, name)
 
 
 async def subscribed(channel: Any) -> list[tuple[str, Exception | None]]:

@@ -1,0 +1,129 @@
+"""Realtime survives restarts: of the gateway process (clients reconnect) and of PostgreSQL (the change feed
+reconnects and delivers what committed meanwhile). Runs on a stack of its own, since it restarts things."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+from psycopg import sql
+from supabase import AsyncClient, acreate_client
+
+from supabase_local import lifecycle, postgres
+from supabase_local.state import StackState, load_state
+from tests.conftest import run_cli
+from tests.realtime_support import DEADLINE_SECONDS, Inbox, create_table, drop_table, record
+from tests.waiting import eventually
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    directory = tmp_path_factory.mktemp("realtime-restarts")
+    started = run_cli(directory, "start")
+    assert started.returncode == 0, started.stderr
+    yield directory
+    run_cli(directory, "stop")
+
+
+def current(directory: Path) -> StackState:
+    state = load_state(directory)
+    assert state is not None
+    return state
+
+
+@pytest.fixture
+def table(own_stack: Path) -> Iterator[str]:
+    with psycopg.connect(current(own_stack).db_url, autocommit=True) as db:
+        name = create_table(db, "id int primary key")
+    yield name
+    with psycopg.connect(current(own_stack).db_url, autocommit=True) as db:  # a new one: the server restarted
+        drop_table(db, name)
+
+
+@pytest.fixture
+async def client(own_stack: Path) -> AsyncIterator[AsyncClient]:
+    state = current(own_stack)
+    sb = await acreate_client(state.supabase_url, state.anon_key)
+    yield sb
+    await sb.realtime.remove_all_channels()
+
+
+def insert(state: StackState, table: str, key: int) -> None:
+    with psycopg.connect(state.db_url, autocommit=True) as db:
+        db.execute(sql.SQL("insert into {} values (%s)").format(sql.Identifier(table)), (key,))
+
+
+def restart_services(state: StackState) -> None:
+    """Stop the services process and start it again on the same port, as ``start`` does for a dead one.
+
+    (``python -m supabase_local start`` itself may move the gateway to another port when the old one still
+    has connections in TIME_WAIT; clients would then never find it again.)"""
+    services = psutil.Process(state.services_pid)
+    services.send_signal(signal.SIGTERM)
+    services.wait(DEADLINE_SECONDS)
+    log = (state.log_dir / "services.log").open("ab")
+    with log:
+        child = subprocess.Popen([sys.executable, "-m", "supabase_local.services", "--dir", state.root],
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    state.services_pid = child.pid
+    state.save()
+    eventually(lambda: lifecycle.status(state.root).running, timeout=30, what="services healthy again")
+
+
+class States:
+    """The subscribe states of a channel, with a wait for the n-th SUBSCRIBED."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.changed = asyncio.Event()
+
+    def __call__(self, state: object, _error: Exception | None) -> None:
+        self.seen.append(str(getattr(state, "value", state)))
+        self.changed.set()
+
+    async def subscribed(self, times: int) -> None:
+        async def loop() -> None:
+            while self.seen.count("SUBSCRIBED") < times:
+                self.changed.clear()
+                await self.changed.wait()
+        await asyncio.wait_for(loop(), 30)
+
+
+async def test_clients_reconnect_after_gateway_restart(own_stack: Path, table: str, client: AsyncClient) -> None:
+    inbox, states = Inbox(), States()
+    channel = client.channel("restart").on_postgres_changes("INSERT", inbox, table=table)
+    await channel.subscribe(states)
+    await states.subscribed(1)
+    state = current(own_stack)
+    insert(state, table, 1)
+    assert record(await inbox.next())["id"] == 1
+
+    restart_services(state)
+
+    await states.subscribed(2)  # the client reconnected and rejoined by itself
+    insert(state, table, 2)
+    assert record(await inbox.next())["id"] == 2
+
+
+async def test_changes_resume_after_database_restart(own_stack: Path, table: str, client: AsyncClient) -> None:
+    inbox = Inbox()
+    states = States()
+    await client.channel("db-restart").on_postgres_changes("INSERT", inbox, table=table).subscribe(states)
+    await states.subscribed(1)
+    state = current(own_stack)
+    insert(state, table, 1)
+    assert record(await inbox.next())["id"] == 1
+
+    postgres.stop(state)
+    postgres.start(state)
+    insert(state, table, 2)  # committed while the gateway may still be reconnecting
+    insert(state, table, 3)
+    assert [record(p)["id"] for p in await inbox.take(2, timeout=30)] == [2, 3]
+    assert states.seen == ["SUBSCRIBED"]  # the websocket itself never dropped
