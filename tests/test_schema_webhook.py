@@ -67,8 +67,9 @@ def test_submit_queues_a_signed_webhook(db, provisioned):
         body_text = call(db, "select jsonb_build_object('msg_id', %(m)s::bigint, 'job_id', %(j)s::uuid, "
                              "'task_name', %(t)s::text)::text as t",
                          {"m": job["msg_id"], "j": job["job_id"], "t": "signed délivery"})[0]["t"]
+        worker_url = call(db, "select jobqueue_private.setting('worker_url') as url")[0]["url"]
     body = bytes(request["body"])
-    assert (request["method"], request["url"]) == ("POST", provisioned.worker_url)
+    assert (request["method"], request["url"]) == ("POST", worker_url)
     assert body == body_text.encode()
     assert json.loads(body) == {"msg_id": job["msg_id"], "job_id": str(job["job_id"]), "task_name": "signed délivery"}
     headers = request["headers"]
