@@ -170,3 +170,17 @@ async def test_bad_bindings_get_channel_error(anon: AsyncClient, items: str, bin
     state, error = (await subscribed(channel))[0]
     assert state == "CHANNEL_ERROR"
     assert reason in str(error)
+
+
+async def test_access_token_rechecks_the_role(anon: AsyncClient, stack: StackState, db: psycopg.Connection) -> None:
+    with published_table(db, "id int primary key, public boolean not null") as name:
+        table = sql.Identifier(name)
+        db.execute(sql.SQL("alter table {} enable row level security").format(table))
+        db.execute(sql.SQL("create policy public_rows on {} for select to anon using (public)").format(table))
+        inbox = Inbox()
+        await subscribed(anon.channel("token").on_postgres_changes("INSERT", inbox, table=name))
+        db.execute(sql.SQL("insert into {} values (1, false), (2, true)").format(table))
+        assert record(await inbox.next())["id"] == 2
+        await anon.realtime.set_auth(stack.service_role_key)  # pushes access_token on the joined channel
+        db.execute(sql.SQL("insert into {} values (3, false)").format(table))
+        assert record(await inbox.next())["id"] == 3

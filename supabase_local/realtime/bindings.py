@@ -39,6 +39,8 @@ async def parse_binding(raw: object, catalog: Catalog) -> Binding:
             raise BindingError("filter and select need one table: name the schema and the table")
         return Binding(next_binding_id(), event.upper(), schema, table)
     info = await catalog.table(schema, table)
+    if info is None or not info.published:
+        info = await catalog.table(schema, table, fresh=True)
     where = f"{schema}.{table}"
     if info is None:
         raise BindingError(f"Unable to subscribe to changes with given parameters: table {where} does not exist")

@@ -73,10 +73,11 @@ class Catalog:
         """Forget everything (called on every DDL notification)."""
         self._tables.clear()
 
-    async def table(self, schema: str, name: str) -> TableInfo | None:
-        """The table ``schema.name``, or None when it does not exist."""
+    async def table(self, schema: str, name: str, fresh: bool = False) -> TableInfo | None:
+        """The table ``schema.name``, or None when it does not exist; ``fresh`` skips the cache (a join may
+        come right after the DDL that made it valid, before that DDL's notification arrives)."""
         key = (schema, name)
-        if key not in self._tables:
+        if fresh or key not in self._tables:
             async with self._pool.connection() as conn:
                 cur = await conn.execute(TABLE_QUERY, {"pub": PUBLICATION, "schema": schema, "table": name})
                 row = await cur.fetchone()
