@@ -13,6 +13,7 @@ from typing import TypeVar
 import psycopg
 import structlog
 from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
 
 from supabase_local.rest import schema_cache
 from supabase_local.rest.errors import RestError
@@ -31,8 +32,9 @@ RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0)
 class Catalog:
     """The current SchemaCache and the listener that refreshes it."""
 
-    def __init__(self, url: str, schemas: tuple[str, ...]) -> None:
+    def __init__(self, url: str, schemas: tuple[str, ...], pool: AsyncConnectionPool) -> None:
         self.url = url
+        self.pool = pool
         self.schemas = schemas
         self.cache = SchemaCache(schemas=schemas)
         self.listening = False
@@ -46,8 +48,8 @@ class Catalog:
             self.cache = await schema_cache.load(conn, self.schemas)
 
     async def refresh_if_stale(self) -> bool:
-        """Reload when the DDL counter moved since the cache was loaded; True when it reloaded."""
-        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+        """Reload when the DDL count moved since the cache was loaded; True when it reloaded."""
+        async with self.pool.connection() as conn:
             version = await schema_cache.current_version(conn)
         if version is None or version == self.cache.version:
             return False

@@ -110,10 +110,10 @@ class RestEndpoint:
         for attempt in (1, 2):
             started = False
             try:
-                async with self.pool.connection() as conn, conn.transaction():
+                async with self.pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction():
                     await conn.execute(SETTINGS_SQL, settings)
                     started = True
-                    return await _run(conn, plan, prefs)
+                    return await _run(conn, pipeline, plan, prefs)
             except psycopg.Error as err:
                 if attempt == 1 and not started and err.sqlstate is None:
                     log.info("rest.retry_on_new_connection", error=str(err))
@@ -122,9 +122,14 @@ class RestEndpoint:
         raise AssertionError("unreachable")
 
 
-async def _run(conn: psycopg.AsyncConnection, plan: planner.Plan, prefs: negotiation.Preferences) -> Outcome:
-    """Run the plan's statements inside the open transaction; a RestError raised here rolls it back."""
+async def _run(conn: psycopg.AsyncConnection, pipeline: psycopg.AsyncPipeline, plan: planner.Plan,
+               prefs: negotiation.Preferences) -> Outcome:
+    """Run the plan's statements inside the open transaction; a RestError raised here rolls it back.
+
+    BEGIN, the request settings and the statement travel together in one pipeline flight.
+    """
     cursor = await conn.execute(plan.statement.query, plan.statement.params)
+    await pipeline.sync()
     if cursor.description is not None:
         row = await cursor.fetchone()
         body, rows = (row[0], int(row[1])) if row else (None, 0)

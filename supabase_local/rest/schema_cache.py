@@ -14,7 +14,7 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-VERSION_SQL = "select last_value from extensions.rest_schema_version"
+VERSION_SQL = "select count(*) from extensions.rest_schema_changes"
 
 RELATIONS_SQL = """
 select n.nspname, c.relname,
@@ -119,7 +119,8 @@ def _routine(row: tuple) -> Routine:
 
 
 async def current_version(conn: psycopg.AsyncConnection) -> int | None:
-    """The DDL counter bumped by the schema-reload event trigger; None where it does not exist."""
+    """How many DDL transactions have committed (logged by the schema-reload event trigger); None where the
+    log does not exist."""
     try:
         async with conn.transaction():
             row = await (await conn.execute(VERSION_SQL)).fetchone()
@@ -129,11 +130,12 @@ async def current_version(conn: psycopg.AsyncConnection) -> int | None:
 
 
 async def load(conn: psycopg.AsyncConnection, schemas: tuple[str, ...]) -> SchemaCache:
-    """Read the exposed schemas' relations and functions from the catalogs."""
-    version = await current_version(conn)
-    cache = SchemaCache(schemas=schemas, version=version)
+    """Read the exposed schemas' relations and functions, and the DDL count, in one snapshot."""
     routines: dict[tuple[str, str], list[Routine]] = defaultdict(list)
     async with conn.transaction():
+        await conn.execute("set transaction isolation level repeatable read")
+        version = await current_version(conn)
+        cache = SchemaCache(schemas=schemas, version=version)
         cur = await conn.execute(RELATIONS_SQL, {"schemas": list(schemas)})
         for schema, name, columns, pkey in await cur.fetchall():
             cache.relations[(schema, name)] = Relation(schema, name, tuple(columns), tuple(pkey))

@@ -1,14 +1,17 @@
--- The REST gateway's schema cache follows DDL as PostgREST's does on Supabase: every DDL command bumps a
--- counter (read by the gateway when a request names something it does not know yet) and sends
--- NOTIFY pgrst, 'reload schema'.
-create sequence if not exists extensions.rest_schema_version;
+-- The REST gateway's schema cache follows DDL as PostgREST's does on Supabase: every transaction that
+-- runs DDL adds one row to a change log (so the gateway, reading the log and the catalogs in one
+-- snapshot, knows whether its cache is current) and sends NOTIFY pgrst, 'reload schema'.
+create table if not exists extensions.rest_schema_changes (
+  txid xid8 primary key,
+  changed_at timestamptz not null default now()
+);
 grant usage on schema extensions to authenticator;
-grant select on sequence extensions.rest_schema_version to authenticator;
+grant select on extensions.rest_schema_changes to authenticator;
 
 create or replace function extensions.rest_schema_changed() returns event_trigger
 language plpgsql security definer set search_path = '' as $$
 begin
-  perform nextval('extensions.rest_schema_version');
+  insert into extensions.rest_schema_changes (txid) values (pg_current_xact_id()) on conflict do nothing;
   notify pgrst, 'reload schema';
 end
 $$;
