@@ -1,5 +1,8 @@
 """Apply ``sql/`` to a database and write the settings the SQL reads (worker URL, webhook secret, attempts).
 
+Every run also takes back the platform grants (pg_net, pgmq, pg_cron) from the API roles, since a platform
+may grant them anew (the embedded stack does on each start, as Supabase does when an extension is enabled).
+
 Each file runs in its own transaction and is recorded with its checksum; a file already applied with the
 same checksum is skipped, a changed one is applied again (every file is idempotent). A failure names the
 file and the database's message, and leaves the earlier files applied.
@@ -102,6 +105,7 @@ def provision(settings: Settings, directory: Path = SQL_DIR) -> ProvisionReport:
                 _apply(conn, migration)
                 (report.reapplied if migration.name in done else report.applied).append(migration.name)
                 log.info("provision.applied", migration=migration.name)
+            conn.execute(queries.REVOKE_PLATFORM_ACCESS)
             report.settings_changed = _write_settings(conn, settings)
         finally:
             conn.execute(queries.PROVISION_UNLOCK)

@@ -22,6 +22,8 @@ insert into jobqueue_private.schema_migrations (filename, checksum) values (%(fi
 on conflict (filename) do update set checksum = excluded.checksum, applied_at = now()
 """
 
+REVOKE_PLATFORM_ACCESS = "select jobqueue_private.revoke_platform_access()"
+
 WRITE_SETTING = """
 insert into jobqueue_private.settings as s (key, value) values (%(key)s, %(value)s)
 on conflict (key) do update set value = excluded.value, updated_at = now()

@@ -18,7 +18,13 @@ alter table pgmq.q_work_queue_dlq enable row level security;
 alter table pgmq.a_work_queue_dlq enable row level security;
 
 -- anon and authenticated reach the queue only through submit_job(); the platform schemas are closed to them.
-do $$
+-- Supabase grants them pg_net and the pgmq_public wrappers by default, so the grants are taken back here, and
+-- provisioning calls this again on every run in case the platform granted them anew.
+create or replace function jobqueue_private.revoke_platform_access()
+returns void
+language plpgsql
+set search_path = ''
+as $$
 declare
   platform_schema text;
 begin
@@ -32,3 +38,6 @@ begin
   end loop;
 end
 $$;
+revoke all on function jobqueue_private.revoke_platform_access() from public, anon, authenticated;
+
+select jobqueue_private.revoke_platform_access();

@@ -131,3 +131,13 @@ def test_settings_are_written_and_only_changes_reported(db, provisioned: Setting
     finally:
         provision(provisioned)
     assert call(db, "select jobqueue_private.max_attempts() as n")[0]["n"] == provisioned.max_attempts
+
+
+def test_provision_takes_back_grants_the_platform_gives_again(db, provisioned: Settings):
+    """The embedded stack re-grants pg_net to the API roles on each start, as Supabase does on enabling it."""
+    db.execute("grant usage on schema net to anon")
+    db.execute("grant execute on function net.http_post(text, jsonb, jsonb, jsonb, integer) to anon")
+    provision(provisioned)
+    allowed = call(db, "select has_schema_privilege('anon', 'net', 'usage') as schema, has_function_privilege("
+                       "'anon', 'net.http_post(text, jsonb, jsonb, jsonb, integer)', 'execute') as function")[0]
+    assert allowed == {"schema": False, "function": False}
