@@ -38,6 +38,7 @@ class Migration:
 
     @property
     def checksum(self) -> str:
+        """SHA-256 of the text: a changed file is applied again."""
         return hashlib.sha256(self.text.encode()).hexdigest()
 
 
