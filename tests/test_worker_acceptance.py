@@ -1,0 +1,287 @@
+"""The worker as a real process against the real stack: delivery, crashes, forgeries, retries, shutdown.
+
+Time is moved in SQL (a message's vt, a delivery's timestamp) and the sweeper is called directly, so no
+test waits for a clock. Jobs take 0-50 ms unless a test needs them to be caught running.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import psycopg
+import pytest
+
+from jobqueue.provision import provision
+from jobqueue.settings import Settings, webhook_key
+from jobqueue.worker_process import WorkerProcess, runs, start_worker, stop_worker, worker_env
+from worker.signature import sign
+
+pytestmark = pytest.mark.timeout(120)
+
+FAIL_PREFIX = "always-fail"
+FAST = {"JOB_MIN_SECONDS": "0", "JOB_MAX_SECONDS": "0.05"}
+DEADLINE = 60.0
+
+
+class WorkerHandle:
+    """The module's worker process; tests may kill or restart it with other settings."""
+
+    def __init__(self, settings: Settings, state_dir: Path) -> None:
+        self.settings = settings
+        self.state_dir = state_dir
+        self.port = urlparse(settings.worker_url).port or 8787
+        self.process: WorkerProcess | None = None
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        return worker_env(self.settings) | FAST | {
+            "JOB_FAIL_PATTERN": f"^{FAIL_PREFIX}", "MAX_ATTEMPTS": "3", "WORKER_RETRY_BASE_SECONDS": "0",
+            "WORKER_PULL_IDLE_SECONDS": "0", "WORKER_GRACE_SECONDS": "10", "WORKER_CONCURRENCY": "20",
+        } | overrides
+
+    def start(self, pull: bool = False, **overrides: str) -> WorkerProcess:
+        assert self.process is None
+        self.process = start_worker(self.env(**overrides), port=self.port, state_dir=self.state_dir, pull=pull)
+        return self.process
+
+    def stop(self, force: bool = False) -> None:
+        if self.process is not None:
+            stop_worker(self.process, force=force)
+            self.process = None
+
+    def restart(self, pull: bool = False, **overrides: str) -> WorkerProcess:
+        self.stop()
+        return self.start(pull=pull, **overrides)
+
+    def runs(self) -> list[dict[str, Any]]:
+        assert self.process is not None
+        return runs(self.process, limit=1000)
+
+
+@pytest.fixture(scope="module")
+def worker(provisioned: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerHandle]:
+    handle = WorkerHandle(provisioned, tmp_path_factory.mktemp("worker"))
+    handle.start()
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def fresh_worker(worker: WorkerHandle) -> Iterator[WorkerHandle]:
+    """The worker restarted with default test settings, so its /runs holds only this test's runs."""
+    worker.restart()
+    yield worker
+    if worker.process is None:
+        worker.start()
+
+
+def submit(db: psycopg.Connection, *names: str) -> list[str]:
+    return [str(db.execute("select job_id from public.submit_job(%s)", (name,)).fetchone()[0]) for name in names]
+
+
+def rows(db: psycopg.Connection, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+    cur = db.cursor(row_factory=psycopg.rows.dict_row)
+    found = cur.execute("select * from public.job_results where job_id = any(%s::uuid[])", (job_ids,)).fetchall()
+    return {str(row["job_id"]): row for row in found}
+
+
+def wait_until(condition: Callable[[], bool], what: str, deadline: float = DEADLINE,
+               between: Callable[[], None] | None = None) -> None:
+    """Poll ``condition`` until it holds; ``between`` runs between polls (e.g. a sweep)."""
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        if between is not None:
+            between()
+        time.sleep(0.05)
+
+
+def wait_status(db: psycopg.Connection, job_ids: list[str], status: str, between: Callable[[], None] | None = None,
+                ) -> dict[str, dict[str, Any]]:
+    wait_until(lambda: all(row["status"] == status for row in rows(db, job_ids).values()),
+               f"{len(job_ids)} jobs to be {status}", between=between)
+    return rows(db, job_ids)
+
+
+def sweeper(db: psycopg.Connection, every: float = 0.5) -> Callable[[], None]:
+    """A callable that, at most every ``every`` seconds, makes each delivered but unclaimed message due for
+    re-delivery (as if the sweeper's quiet period had passed) and runs the sweeper once."""
+    last = [0.0]
+
+    def sweep() -> None:
+        if time.monotonic() - last[0] < every:
+            return
+        last[0] = time.monotonic()
+        db.execute("update jobqueue_private.deliveries set last_delivered_at = last_delivered_at - interval '1 hour'")
+        db.execute("select public.sweep_work_queue()")
+
+    return sweep
+
+
+def expire_leases(db: psycopg.Connection, job_ids: list[str]) -> None:
+    db.execute("update pgmq.q_work_queue set vt = clock_timestamp() where message->>'job_id' = any(%s)", (job_ids,))
+
+
+def archived_count(db: psycopg.Connection, job_ids: list[str]) -> Counter[str]:
+    found = db.execute("select message->>'job_id' from pgmq.a_work_queue where message->>'job_id' = any(%s)",
+                       (job_ids,)).fetchall()
+    return Counter(job_id for (job_id,) in found)
+
+
+def completed_runs(handle: WorkerHandle, job_ids: list[str]) -> Counter[str]:
+    wanted = set(job_ids)
+    return Counter(run["job_id"] for run in handle.runs() if run["outcome"] == "completed" and run["job_id"] in wanted)
+
+
+@pytest.fixture
+def undelivered(provisioned: Settings) -> Iterator[Callable[[], None]]:
+    """While active, the database posts webhooks to a port where nothing listens (as if the worker were away)."""
+    away = dataclasses.replace(provisioned, worker_url="http://127.0.0.1:9/hooks/work-queue")
+    provision(away)
+    yield lambda: provision(provisioned)
+    provision(provisioned)
+
+
+def post(handle: WorkerHandle, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    assert handle.process is not None
+    return httpx.post(handle.process.hook_url, content=body, headers=headers, timeout=5)
+
+
+def signed_headers(settings: Settings, body: bytes, webhook_id: str, timestamp: int | None = None,
+                   key: bytes | None = None) -> dict[str, str]:
+    stamp = int(time.time()) if timestamp is None else timestamp
+    signature = sign(key or webhook_key(settings.webhook_secret), webhook_id, stamp, body)
+    return {"content-type": "application/json", "webhook-id": webhook_id, "webhook-timestamp": str(stamp),
+            "webhook-signature": signature}
+
+
+def test_200_jobs_complete_exactly_once(db, fresh_worker):
+    job_ids = submit(db, *(f"bulk-{n}" for n in range(200)))
+    done = wait_status(db, job_ids, "completed")
+    assert all(row["attempts"] == 1 and row["result"] and row["error"] is None for row in done.values())
+    assert completed_runs(fresh_worker, job_ids) == Counter({job_id: 1 for job_id in job_ids})
+    assert archived_count(db, job_ids) == Counter({job_id: 1 for job_id in job_ids})
+    outcomes = Counter(run["outcome"] for run in fresh_worker.runs())
+    assert outcomes == Counter({"completed": 200})
+
+
+def test_sigkill_mid_job_then_restart_completes_each_job_once(db, fresh_worker):
+    fresh_worker.restart(JOB_MIN_SECONDS="30", JOB_MAX_SECONDS="30")
+    job_ids = submit(db, *(f"crash-{n}" for n in range(10)))
+    wait_status(db, job_ids, "processing")
+    fresh_worker.stop(force=True)
+    fresh_worker.start()
+    expire_leases(db, job_ids)
+    done = wait_status(db, job_ids, "completed", between=sweeper(db))
+    assert {row["attempts"] for row in done.values()} == {2}
+    assert completed_runs(fresh_worker, job_ids) == Counter({job_id: 1 for job_id in job_ids})
+    assert archived_count(db, job_ids) == Counter({job_id: 1 for job_id in job_ids})
+
+
+def test_worker_down_when_the_webhook_fires_then_the_sweeper_delivers(db, fresh_worker):
+    fresh_worker.stop()
+    [job_id] = submit(db, "while-down")
+    wait_until(lambda: db.execute("select count(*) from net._http_response r join jobqueue_private.deliveries d "
+                                  "on d.last_request_id = r.id where d.job_id = %s", (job_id,)).fetchone()[0] == 1,
+               "the failed webhook attempt")
+    assert rows(db, [job_id])[job_id]["status"] == "pending"
+    fresh_worker.start()
+    wait_status(db, [job_id], "completed", between=sweeper(db))
+    assert completed_runs(fresh_worker, [job_id]) == Counter({job_id: 1})
+
+
+def test_pull_mode_serves_a_database_that_cannot_reach_the_worker(db, fresh_worker, undelivered):
+    [job_id] = submit(db, "pulled")
+    fresh_worker.restart(pull=True, WORKER_PULL_INTERVAL_SECONDS="0.1")
+    done = wait_status(db, [job_id], "completed")
+    assert done[job_id]["attempts"] == 1
+    [run] = [run for run in fresh_worker.runs() if run["job_id"] == job_id]
+    assert (run["source"], run["outcome"]) == ("pull", "completed")
+
+
+def test_forged_requests_get_401_and_the_job_completes_via_a_good_delivery(db, fresh_worker, undelivered):
+    settings = fresh_worker.settings
+    [job_id] = submit(db, "forgery-target")
+    msg_id = db.execute("select msg_id from pgmq.q_work_queue where message->>'job_id' = %s",
+                        (job_id,)).fetchone()[0]
+    body = json.dumps({"msg_id": msg_id, "job_id": job_id, "task_name": "forgery-target"}).encode()
+    other = json.dumps({"msg_id": msg_id, "job_id": job_id, "task_name": "tampered"}).encode()
+    now = int(time.time())
+    forgeries = {
+        "unsigned": (body, {"content-type": "application/json"}),
+        "wrong key": (body, signed_headers(settings, body, "f-1", key=b"someone else's key")),
+        "tampered": (other, signed_headers(settings, body, "f-2")),
+        "stale": (body, signed_headers(settings, body, "f-3", timestamp=now - 600)),
+        "future": (body, signed_headers(settings, body, "f-4", timestamp=now + 600)),
+    }
+    for what, (payload, headers) in forgeries.items():
+        assert post(fresh_worker, payload, headers).status_code == 401, what
+    assert rows(db, [job_id])[job_id]["status"] == "pending"
+    undelivered()  # the database can reach the worker again; the sweeper re-delivers
+    wait_status(db, [job_id], "completed", between=sweeper(db))
+    genuine = signed_headers(settings, body, "replayed-id")
+    assert post(fresh_worker, body, genuine).status_code == 202
+    replay = post(fresh_worker, body, genuine)
+    assert replay.status_code == 401 and "replay" in replay.json()["error"]
+    assert completed_runs(fresh_worker, [job_id]) == Counter({job_id: 1})
+    assert archived_count(db, [job_id]) == Counter({job_id: 1})
+
+
+def test_malformed_bodies_get_400_and_the_message_stays_queued(db, fresh_worker, undelivered):
+    settings = fresh_worker.settings
+    [job_id] = submit(db, "malformed-neighbour")
+    for n, body in enumerate([b"{not json", b"[]", json.dumps({"job_id": job_id, "task_name": "x"}).encode(),
+                              json.dumps({"msg_id": 1, "job_id": "not-a-uuid", "task_name": "x"}).encode()]):
+        response = post(fresh_worker, body, signed_headers(settings, body, f"malformed-{n}"))
+        assert response.status_code == 400 and response.json()["error"]
+    oversized = b"{" + b" " * 70_000 + b"}"
+    assert post(fresh_worker, oversized, signed_headers(settings, oversized, "huge")).status_code == 413
+    assert db.execute("select count(*) from pgmq.q_work_queue where message->>'job_id' = %s",
+                      (job_id,)).fetchone()[0] == 1
+    undelivered()
+    wait_status(db, [job_id], "completed", between=sweeper(db))
+
+
+def test_failing_jobs_retry_then_dead_letter_and_retry_failed_jobs_brings_them_back(db, fresh_worker):
+    [job_id] = submit(db, f"{FAIL_PREFIX}-demo")
+    failed = wait_status(db, [job_id], "failed", between=sweeper(db))[job_id]
+    assert failed["attempts"] == 3 and "JOB_FAIL_PATTERN" in failed["error"]
+    letters = db.execute("select message from pgmq.q_work_queue_dlq where message->>'job_id' = %s",
+                         (job_id,)).fetchall()
+    assert len(letters) == 1 and "JOB_FAIL_PATTERN" in letters[0][0]["error"]
+    outcomes = [run["outcome"] for run in reversed(fresh_worker.runs()) if run["job_id"] == job_id]
+    assert outcomes == ["retrying", "retrying", "failed"]
+    fresh_worker.restart(JOB_FAIL_PATTERN="")  # the cause is fixed; bring the dead letters back
+    assert db.execute("select public.retry_failed_jobs()").fetchone()[0] >= 1
+    done = wait_status(db, [job_id], "completed", between=sweeper(db))[job_id]
+    assert done["attempts"] == 1 and done["error"] is None
+
+
+def test_sigterm_mid_job_lets_running_jobs_finish(db, fresh_worker):
+    fresh_worker.restart(JOB_MIN_SECONDS="1", JOB_MAX_SECONDS="1")
+    job_ids = submit(db, "finish-1", "finish-2")
+    wait_status(db, job_ids, "processing")
+    process = fresh_worker.process
+    fresh_worker.stop()
+    assert {row["status"] for row in rows(db, job_ids).values()} == {"completed"}
+    log = Path(process.log_path).read_text()
+    assert "event='runner.drained' released=0" in log
+
+
+def test_sigterm_past_the_grace_period_releases_jobs_for_redelivery(db, fresh_worker):
+    fresh_worker.restart(JOB_MIN_SECONDS="30", JOB_MAX_SECONDS="30", WORKER_GRACE_SECONDS="0.2")
+    [job_id] = submit(db, "released")
+    wait_status(db, [job_id], "processing")
+    fresh_worker.stop()
+    assert rows(db, [job_id])[job_id]["status"] == "processing"
+    fresh_worker.start()
+    expire_leases(db, [job_id])
+    done = wait_status(db, [job_id], "completed", between=sweeper(db))[job_id]
+    assert done["attempts"] == 2
