@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,13 +24,18 @@ def run_cli(state_dir: Path, *args: str, timeout: float = 90) -> subprocess.Comp
 
 
 @pytest.fixture(scope="session")
-def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The state directory of the session's stack, started once and stopped at the end."""
-    directory = tmp_path_factory.mktemp("stack")
-    started = run_cli(directory, "start")
-    assert started.returncode == 0, started.stderr
-    yield directory
-    run_cli(directory, "stop")
+def stack_dir() -> Iterator[Path]:
+    """The state directory of the session's stack, started once and stopped at the end.
+
+    It lives outside pytest's base temp dir on purpose: a nested pytest run (nbval) resets that dir to
+    mode 0700, which would lock out the PostgreSQL server's own OS user when the stack runs as root.
+    """
+    with tempfile.TemporaryDirectory(prefix="test_queue-stack-") as tmp:
+        directory = Path(tmp)
+        started = run_cli(directory, "start")
+        assert started.returncode == 0, started.stderr
+        yield directory
+        run_cli(directory, "stop")
 
 
 @pytest.fixture(scope="session")

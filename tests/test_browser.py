@@ -3,6 +3,7 @@ form, and see its row turn Completed without reloading the page."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -54,6 +55,21 @@ def _wait_for_lab(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"jupyter lab did not answer within {LAB_START_DEADLINE:.0f} s:\n{log.read_text()[-3000:]}")
 
 
+LAB_SETTINGS = {
+    # Start the notebook's own kernel without asking, as a returning user would have chosen.
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+    # No news pop-up over the page.
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
+}
+
+
+def _write_lab_settings(settings_dir: Path) -> None:
+    for name, values in LAB_SETTINGS.items():
+        target = settings_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(values))
+
+
 @pytest.fixture(scope="module")
 def lab(stack_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """JupyterLab on a free loopback port, serving a copy of the notebooks (autosave never touches the repo)."""
@@ -68,8 +84,10 @@ def lab(stack_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
                "jupyterlab.NeverCheckForUpdate"]
     if os.geteuid() == 0:
         command.append("--allow-root")
+    settings_dir = root / "lab-settings"
+    _write_lab_settings(settings_dir)
     env = {**notebook_env(stack_dir), "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
-           "JUPYTER_CONFIG_DIR": str(root / "config")}
+           "JUPYTER_CONFIG_DIR": str(root / "config"), "JUPYTERLAB_SETTINGS_DIR": str(settings_dir)}
     log = root / "lab.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(command, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT)
@@ -113,6 +131,9 @@ def test_form_submission_turns_completed_live(chromium: str, lab: str, record_pr
             expect(row.locator(".jq-status")).to_have_text("Completed", timeout=ROW_COMPLETED_MS)
             row.scroll_into_view_if_needed()
             page.screenshot(path=str(screenshot))
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
+            raise
         finally:
             browser.close()
     record_property("screenshot", str(screenshot))
