@@ -1,12 +1,15 @@
-"""Give a fresh PostgreSQL the shape of a Supabase project; every step is safe to run again.
+"""Give a fresh PostgreSQL the shape of a Supabase project, once, as installing extensions would.
 
 Order matters: roles and schemas, then PGMQ (its script is not re-runnable, so it is guarded), then the
 platform SQL files that build on it (``pgmq_public``, the pg_net- and pg_cron-compatible schemas, and
-the change capture Realtime reads).
+the change capture Realtime reads). Each file is applied once and recorded with its checksum, and applied
+again only when it changes (an upgrade), so a project's own revokes survive a restart as they do on
+Supabase, where extension grants are made when the extension is created.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from importlib.resources import files
 
@@ -49,19 +52,42 @@ def install_pgmq(conn: psycopg.Connection) -> bool:
     return True
 
 
-def bootstrap(state: StackState) -> None:
-    """Apply roles, schemas, PGMQ and the platform SQL to the stack's database."""
-    with psycopg.connect(state.db_url, autocommit=True) as conn:
+LEDGER = """
+create schema if not exists extensions;
+create table if not exists extensions.supabase_local_platform (
+  name text primary key,
+  checksum text not null,
+  applied_at timestamptz not null default now()
+);
+revoke all on extensions.supabase_local_platform from public;
+"""
+
+
+def _apply_once(conn: psycopg.Connection, name: str, text: str) -> bool:
+    """Apply one platform file unless this exact version was applied before; True when it ran."""
+    checksum = hashlib.sha256(text.encode()).hexdigest()
+    with conn.transaction():
+        done = conn.execute("select checksum from extensions.supabase_local_platform where name = %s",
+                            (name,)).fetchone()
+        if done is not None and done[0] == checksum:
+            return False
+        conn.execute(text)
+        conn.execute("""insert into extensions.supabase_local_platform (name, checksum) values (%s, %s)
+                        on conflict (name) do update set checksum = excluded.checksum, applied_at = now()""",
+                     (name, checksum))
+    return True
+
+
+def bootstrap(state: StackState, conninfo: str | None = None) -> None:
+    """Apply roles, schemas, PGMQ and the platform SQL to the stack's database (or ``conninfo``'s)."""
+    with psycopg.connect(conninfo or state.db_url, autocommit=True) as conn:
+        conn.execute(LEDGER)
         scripts = _platform_sql_files()
-        for name, text in scripts:
-            if name in BEFORE_PGMQ:
-                with conn.transaction():
-                    conn.execute(text)
+        applied = [name for name, text in scripts if name in BEFORE_PGMQ and _apply_once(conn, name, text)]
         conn.execute(sql.SQL("alter role authenticator with login password {}").format(
             sql.Literal(state.authenticator_password)))
         installed = install_pgmq(conn)
-        for name, text in scripts:
-            if name not in BEFORE_PGMQ and not _provided_by_extension(conn, text):
-                with conn.transaction():
-                    conn.execute(text)
-    log.info("bootstrap.done", pgmq_installed_now=installed, scripts=len(scripts))
+        applied += [name for name, text in scripts
+                    if name not in BEFORE_PGMQ and not _provided_by_extension(conn, text)
+                    and _apply_once(conn, name, text)]
+    log.info("bootstrap.done", pgmq_installed_now=installed, applied=applied)

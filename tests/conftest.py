@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from jobqueue.provision import provision
 from jobqueue.settings import Settings, load_settings
+from supabase_local.bootstrap import bootstrap
 from supabase_local.state import STATE_DIR_ENV, StackState, free_port, load_state
 
 
@@ -23,19 +27,28 @@ def run_cli(state_dir: Path, *args: str, timeout: float = 90) -> subprocess.Comp
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
-@pytest.fixture(scope="session")
-def stack_dir() -> Iterator[Path]:
-    """The state directory of the session's stack, started once and stopped at the end.
+@contextmanager
+def running_stack() -> Iterator[Path]:
+    """Start a stack in a new temporary directory; stop it and remove the directory afterwards.
 
-    It lives outside pytest's base temp dir on purpose: a nested pytest run (nbval) resets that dir to
-    mode 0700, which would lock out the PostgreSQL server's own OS user when the stack runs as root.
+    The directory lives outside pytest's base temp dir on purpose: a nested pytest run (nbval) resets that
+    dir to mode 0700, which would lock out the PostgreSQL server's own OS user when the stack runs as root.
     """
     with tempfile.TemporaryDirectory(prefix="test_queue-stack-") as tmp:
         directory = Path(tmp)
         started = run_cli(directory, "start")
         assert started.returncode == 0, started.stderr
+        try:
+            yield directory
+        finally:
+            run_cli(directory, "stop")
+
+
+@pytest.fixture(scope="session")
+def stack_dir() -> Iterator[Path]:
+    """The state directory of the session's stack, started once and stopped at the end."""
+    with running_stack() as directory:
         yield directory
-        run_cli(directory, "stop")
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +63,26 @@ def db(stack: StackState) -> Iterator[psycopg.Connection]:
     """A superuser connection to the stack's database, in autocommit mode."""
     with psycopg.connect(stack.db_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="module")
+def platform_db(stack: StackState) -> Iterator[psycopg.Connection]:
+    """A superuser connection to a new database with the platform's shape and nothing of the project's.
+
+    Platform tests use it so they see what the stack gives a new project, not what ``sql/`` (applied to the
+    session database by ``provisioned``) has revoked since.
+    """
+    name = f"platform_probe_{secrets.token_hex(4)}"
+    with psycopg.connect(stack.db_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    conninfo = psycopg.conninfo.make_conninfo(stack.db_url, dbname=name)
+    bootstrap(stack, conninfo)
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            yield conn
+    finally:
+        with psycopg.connect(stack.db_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")

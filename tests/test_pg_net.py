@@ -149,7 +149,8 @@ def test_old_responses_expire_after_the_ttl(db, server):
     assert db.execute("select count(*) from net._http_response where id > 0").fetchone()[0] > 0
 
 
-def test_api_roles_may_call_but_not_read_the_queue(db):
+def test_api_roles_may_call_but_not_read_the_queue(platform_db):
+    db = platform_db
     db.execute("set role anon")
     try:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):

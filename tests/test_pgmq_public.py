@@ -12,6 +12,12 @@ QUEUE = "pgmq_public_probe"
 
 
 @pytest.fixture
+def db(platform_db: psycopg.Connection) -> psycopg.Connection:
+    """These tests check what the platform gives a new project, so they run in a database ``sql/`` never touched."""
+    return platform_db
+
+
+@pytest.fixture
 def queue(db: psycopg.Connection) -> Iterator[str]:
     db.execute("select pgmq.create(%s)", (QUEUE,))
     yield QUEUE

@@ -18,18 +18,15 @@ from supabase import AsyncClient, acreate_client
 
 from supabase_local import lifecycle, postgres
 from supabase_local.state import StackState, load_state
-from tests.conftest import run_cli
+from tests.conftest import running_stack
 from tests.realtime_support import DEADLINE_SECONDS, Inbox, create_table, drop_table, record
 from tests.waiting import eventually
 
 
 @pytest.fixture(scope="module")
-def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    directory = tmp_path_factory.mktemp("realtime-restarts")
-    started = run_cli(directory, "start")
-    assert started.returncode == 0, started.stderr
-    yield directory
-    run_cli(directory, "stop")
+def own_stack() -> Iterator[Path]:
+    with running_stack() as directory:
+        yield directory
 
 
 def current(directory: Path) -> StackState:

@@ -7,7 +7,7 @@ import pytest
 
 from supabase_local import bootstrap
 from supabase_local.state import StackState, load_state
-from tests.conftest import run_cli
+from tests.conftest import run_cli, running_stack
 
 
 def test_status_env_prints_every_variable(stack: StackState, stack_dir):
@@ -60,19 +60,22 @@ def test_status_of_a_never_started_stack(tmp_path):
 
 
 @pytest.mark.slow
-def test_stop_and_start_keep_queue_messages(tmp_path):
-    directory = tmp_path / "restart"
-    assert run_cli(directory, "start").returncode == 0
-    state = load_state(directory)
-    with psycopg.connect(state.db_url, autocommit=True) as conn:
-        conn.execute("select pgmq.create('kept')")
-        conn.execute("select pgmq.send('kept', '{\"n\": 7}')")
-    stopped = run_cli(directory, "stop")
-    assert stopped.returncode == 0 and "stopped" in stopped.stdout
-    assert run_cli(directory, "status").returncode == 1
-    assert run_cli(directory, "start").returncode == 0
-    state = load_state(directory)
-    with psycopg.connect(state.db_url, autocommit=True) as conn:
-        (message,) = conn.execute("select message from pgmq.read('kept', 0, 1)").fetchone()
-    assert message == {"n": 7}
-    assert run_cli(directory, "stop").returncode == 0
+def test_stop_and_start_keep_queue_messages_and_revokes():
+    with running_stack() as directory:
+        state = load_state(directory)
+        with psycopg.connect(state.db_url, autocommit=True) as conn:
+            conn.execute("select pgmq.create('kept')")
+            conn.execute("select pgmq.send('kept', '{\"n\": 7}')")
+            conn.execute("revoke execute on function net.http_post(text, jsonb, jsonb, jsonb, int) from anon")
+        stopped = run_cli(directory, "stop")
+        assert stopped.returncode == 0 and "stopped" in stopped.stdout
+        assert run_cli(directory, "status").returncode == 1
+        assert run_cli(directory, "start").returncode == 0
+        state = load_state(directory)
+        with psycopg.connect(state.db_url, autocommit=True) as conn:
+            (message,) = conn.execute("select message from pgmq.read('kept', 0, 1)").fetchone()
+            revoked_still = not conn.execute(
+                "select has_function_privilege('anon', 'net.http_post(text,jsonb,jsonb,jsonb,int)', 'execute')"
+            ).fetchone()[0]
+        assert message == {"n": 7}
+        assert revoked_still, "a restart must not give back what a project revoked"
