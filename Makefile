@@ -33,7 +33,7 @@ bench: setup
 	$(PY) bench/run_all.py
 
 stop:
-	@if [ -x $(PY) ]; then $(PY) -m supabase_local stop; fi
+	@if [ -x $(PY) ]; then $(PY) -m jobqueue.worker_process stop; $(PY) -m supabase_local stop; fi
 
 clean: stop
 	rm -rf .supabase_local artifacts

@@ -201,3 +201,27 @@ def ensure_worker(settings: Settings | None = None, state_dir: Path | None = Non
     url = urlparse(settings.worker_url)
     return start_worker(worker_env(settings), port=url.port or DEFAULT_PORT, state_dir=directory,
                         host=url.hostname or "127.0.0.1", concurrency=concurrency)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m jobqueue.worker_process start|stop|status``: the project's worker, as ``make lab/stop`` use it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m jobqueue.worker_process")
+    parser.add_argument("command", choices=["start", "stop", "status"])
+    command = parser.parse_args(argv).command
+    if command == "start":
+        print(f"worker running at {ensure_worker().url}")
+        return 0
+    settings = load_settings()
+    worker = load_worker(Path(settings.local_stack_dir or local_stack_dir(configured())))
+    if command == "stop":
+        print("worker stopped." if worker is not None and stop_worker(worker) else "no worker was running.")
+        return 0
+    answer = health(worker) if worker is not None else None
+    print(json.dumps(answer, indent=2) if answer else "no worker is running.")
+    return 0 if answer else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
