@@ -48,6 +48,9 @@ create or replace function rest_pair(x int, out doubled int, out squared int) la
   select x * 2, x * x $$;
 create or replace function rest_void(p_tag text) returns void language sql as $$
   insert into rest_probe (tag, name) values (p_tag, 'from-void') $$;
+create or replace function rest_counted_calls(p_tag text, upto int) returns setof int language sql as $$
+  insert into rest_probe (tag, name) values (p_tag, 'call-' || gen_random_uuid());
+  select generate_series(1, upto) $$;
 create or replace function rest_echo(payload jsonb) returns jsonb language sql as $$ select payload $$;
 create or replace function rest_claims() returns jsonb language sql stable as $$
   select jsonb_build_object('role', current_user, 'claims', current_setting('request.jwt.claims', true)::jsonb,

@@ -50,6 +50,20 @@ def test_setof_composite_with_filters_and_order(service: Client, tag: str):
     assert data == [{"name": "r3"}, {"name": "r2"}]
 
 
+def test_count_with_a_page_calls_a_volatile_function_once(service: Client, tag: str):
+    """Counting the rows behind a page must not run the function a second time: it inserts a row per call."""
+    result = service.rpc("rest_counted_calls", {"p_tag": tag, "upto": 5}, count="exact").range(1, 2).execute()
+    assert (result.data, result.count) == ([2, 3], 5)
+    assert len(service.table("rest_probe").select("name").eq("tag", tag).execute().data) == 1
+
+
+def test_count_of_filtered_composite_rows_with_a_limit(service: Client, tag: str):
+    service.table("rest_probe").insert([{"tag": tag, "name": f"r{i}", "n": i} for i in range(5)]).execute()
+    result = service.rpc("rest_rows", {"p_tag": tag}, count="exact").select("name").gte("n", 1).order("n") \
+        .limit(2).execute()
+    assert (result.data, result.count) == ([{"name": "r1"}, {"name": "r2"}], 4)
+
+
 def test_composite_is_an_object(service: Client, tag: str):
     service.table("rest_probe").insert({"tag": tag, "name": "one", "n": 1}).execute()
     data = service.rpc("rest_row", {"p_tag": tag, "p_name": "one"}).execute().data

@@ -130,15 +130,14 @@ async def _run(conn: psycopg.AsyncConnection, pipeline: psycopg.AsyncPipeline, p
     """
     cursor = await conn.execute(plan.statement.query, plan.statement.params)
     await pipeline.sync()
-    if cursor.description is not None:
-        row = await cursor.fetchone()
-        body, rows = (row[0], int(row[1])) if row else (None, 0)
+    row = await cursor.fetchone() if cursor.description is not None else None
+    if row is not None:
+        body, rows = row[0], int(row[1])
     else:
         body, rows = None, max(cursor.rowcount, 0)
     total = None
-    if plan.total is not None:
-        counted = await (await conn.execute(plan.total.query, plan.total.params)).fetchone()
-        total = int(counted[0]) if counted else 0
+    if plan.counted:
+        total = int(row[2]) if row is not None else 0
     elif prefs.count:
         total = rows
     if plan.single and rows != 1:

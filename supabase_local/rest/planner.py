@@ -41,7 +41,7 @@ class Plan:
     shape: Shape
     read_only: bool
     offset: int = 0
-    total: Statement | None = None  # a separate count, only when paging hides the total
+    counted: bool = False          # the statement's third column is the total, asked for while paging
     void: bool = False
     single: bool = False           # Accept asked for exactly one object
 
@@ -87,11 +87,10 @@ def _paged(query: Query) -> bool:
 def _read(request: Request, relation: Relation) -> Plan:
     query = _filtered(request.query, request.query.params)
     source = sqlgen.relation_source(relation)
-    main, total = sqlgen.read(source.qualifier, source, query, _shape(request, True),
-                              request.output.strip_nulls, sqlgen.Params())
-    needs_total = request.prefs.count and _paged(query)
-    return Plan("read", main, _shape(request, True), True, query.offset, total if needs_total else None,
-                single=request.output.single)
+    counted = request.prefs.count and _paged(query)
+    main = sqlgen.read(source.qualifier, source, query, _shape(request, True), request.output.strip_nulls,
+                       sqlgen.Params(), counted)
+    return Plan("read", main, _shape(request, True), True, query.offset, counted, single=request.output.single)
 
 
 def _insert(request: Request, relation: Relation) -> Plan:
@@ -163,10 +162,10 @@ def _rpc(cache: SchemaCache, request: Request) -> Plan:
     shape = _shape(request, True)
     if shape is Shape.ARRAY and not routine.returns_set:
         shape = Shape.OBJECT
-    main, total = sqlgen.rpc(routine, args, raw_body, query, shape, request.output.strip_nulls)
-    needs_total = request.prefs.count and _paged(query)
-    return Plan("rpc", main, shape, request.method in ("GET", "HEAD"), query.offset,
-                total if needs_total else None, void=routine.returns_void, single=request.output.single)
+    counted = request.prefs.count and _paged(query)
+    main = sqlgen.rpc(routine, args, raw_body, query, shape, request.output.strip_nulls, counted)
+    return Plan("rpc", main, shape, request.method in ("GET", "HEAD"), query.offset, counted,
+                void=routine.returns_void, single=request.output.single)
 
 
 def plan(cache: SchemaCache, request: Request) -> Plan:

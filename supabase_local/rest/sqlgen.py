@@ -28,6 +28,7 @@ ROWS = sql.Identifier("_pgrst_t")
 MUTATED = sql.Identifier("_pgrst_m")
 RESULT = sql.Identifier("_pgrst_r")
 ARGS = sql.Identifier("_pgrst_a")
+CALLED = sql.Identifier("_pgrst_c")
 VALUE_NAME = "_pgrst_v"
 VALUE = sql.Identifier(VALUE_NAME)
 
@@ -165,14 +166,18 @@ def body(shape: Shape, strip_nulls: bool, row: sql.Composable = ROWS) -> sql.Com
 
 
 def read(from_item: sql.Composable, source: Source, query: Query, shape: Shape, strip_nulls: bool,
-         params: Params) -> tuple[Statement, Statement]:
-    """The page of rows a GET asks for, and the statement counting every matching row."""
+         params: Params, counted: bool, scalar: bool = False) -> Statement:
+    """The page of rows a GET asks for as ``(body, rows, total)``; ``total`` counts every matching row when
+    ``counted`` (else null), in the same statement. ``scalar`` rows are the bare values of a function."""
     filters = where(source, query.conditions, params)
-    rows = sql.SQL("select {} from {}{}{}{}").format(select_list(source, query.select), from_item, filters,
-                                                     order_by(source, query.order), page(query.limit, query.offset))
-    main = sql.SQL("select {}, count(*) from ({}) {}").format(body(shape, strip_nulls), rows, ROWS)
-    total = sql.SQL("select count(*) from {}{}").format(from_item, filters)
-    return Statement(main, params), Statement(total, params)
+    chosen = source.column(VALUE_NAME) if scalar else select_list(source, query.select)
+    rows = sql.SQL("select {} from {}{}{}{}").format(chosen, from_item, filters, order_by(source, query.order),
+                                                     page(query.limit, query.offset))
+    row = sql.SQL("{}.{}").format(ROWS, VALUE) if scalar else ROWS
+    total = sql.SQL("(select count(*) from {}{})").format(from_item, filters) if counted else sql.SQL("null::bigint")
+    main = sql.SQL("select {}, count(*), {} from ({}) {}").format(body(shape, strip_nulls and not scalar, row), total,
+                                                                 rows, ROWS)
+    return Statement(main, params)
 
 
 def nothing(shape: Shape) -> Statement:
@@ -258,21 +263,24 @@ def _call(routine: Routine, args: dict[str, object], raw_body: str | None, param
 
 
 def rpc(routine: Routine, args: dict[str, object], raw_body: str | None, query: Query, shape: Shape,
-        strip_nulls: bool) -> tuple[Statement, Statement]:
-    """Call a function and shape its result as PostgREST does (void, scalar, set of scalars, composite rows)."""
+        strip_nulls: bool, counted: bool) -> Statement:
+    """Call a function and shape its result as PostgREST does (void, scalar, set of scalars, composite rows).
+
+    The call runs once, in a materialized CTE that the page and the count both read, so a volatile function
+    never acts twice.
+    """
     params = Params()
     call = _call(routine, args, raw_body, params)
-    if routine.returns_composite:
-        source = Source(routine.name, routine.out_columns, RESULT)
-        return read(sql.SQL("{} as {}").format(call, RESULT), source, query, shape, strip_nulls, params)
-    from_item = sql.SQL("{} as {}({})").format(call, RESULT, VALUE)
-    source = Source(routine.name, (VALUE_NAME,), RESULT)
-    filters = where(source, query.conditions, params)
-    value = sql.SQL("{}.{}").format(RESULT, VALUE)
     if routine.returns_void:
-        main = sql.SQL("select null::text, count(*) from {}").format(from_item)
+        return Statement(sql.SQL("select null::text, count(*), null::bigint from {} as {}({})").format(
+            call, RESULT, VALUE), params)
+    if routine.returns_composite:
+        called = sql.SQL("{} as {}").format(call, RESULT)
+        source = Source(routine.name, routine.out_columns, RESULT)
     else:
-        main = sql.SQL("select {}, count(*) from (select {} from {}{}{}) {}({})").format(
-            body(shape, False, value), value, from_item, filters, page(query.limit, query.offset), RESULT, VALUE)
-    total = sql.SQL("select count(*) from {}{}").format(from_item, filters)
-    return Statement(main, params), Statement(total, params)
+        called = sql.SQL("{} as {}({})").format(call, RESULT, VALUE)
+        source = Source(routine.name, (VALUE_NAME,), RESULT)
+    page_of = read(sql.SQL("{} as {}").format(CALLED, RESULT), source, query, shape, strip_nulls, params, counted,
+                   scalar=not routine.returns_composite)
+    once = sql.SQL("with {} as materialized (select {}.* from {}) ").format(CALLED, RESULT, called)
+    return Statement(once + page_of.query, params)
