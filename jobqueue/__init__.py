@@ -6,7 +6,8 @@ supabase-py and, for provisioning and inspection, psycopg.
 
 from __future__ import annotations
 
-from jobqueue.jobs import Job, JobTimeout, enqueue_job, get_job_status, wait_for_job_completion
+from jobqueue.job import Job
+from jobqueue.jobs import JobTimeout, enqueue_job, get_job_status, wait_for_job_completion
 from jobqueue.provision import ProvisionError, ProvisionReport, provision
 from jobqueue.settings import Settings, SettingsError, load_settings
 from jobqueue.stack import ensure_stack

@@ -7,23 +7,19 @@ It talks to Supabase through supabase-py with the anon key, exactly as a browser
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
-from datetime import datetime
 from functools import lru_cache
-from typing import Any
 from uuid import UUID
 
 import structlog
 from postgrest.exceptions import APIError
 from supabase import Client, create_client
 
+from jobqueue.job import Job
 from jobqueue.settings import Settings, load_settings
 
 log = structlog.get_logger(__name__)
 
-TERMINAL_STATUSES = frozenset({"completed", "failed"})
 INVALID_ARGUMENT = "22023"
-_TIMESTAMPS = ("created_at", "started_at", "completed_at", "updated_at")
 
 
 class InvalidTaskName(ValueError):
@@ -36,39 +32,6 @@ class JobTimeout(TimeoutError):
     def __init__(self, message: str, job: Job | None) -> None:
         super().__init__(message)
         self.job = job
-
-
-@dataclass(frozen=True)
-class Job:
-    """One ``job_results`` row, mapped by column name (columns it does not know are ignored)."""
-
-    id: str
-    job_id: str
-    task_name: str
-    status: str
-    result: str | None = None
-    error: str | None = None
-    attempts: int = 0
-    msg_id: int | None = None
-    created_at: datetime | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    updated_at: datetime | None = None
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Job:
-        """Build a Job from a row as PostgREST returns it (timestamps as ISO strings)."""
-        known = {f.name for f in fields(cls)}
-        values = {key: value for key, value in row.items() if key in known}
-        for key in _TIMESTAMPS:
-            if isinstance(values.get(key), str):
-                values[key] = datetime.fromisoformat(values[key])
-        return cls(**values)
-
-    @property
-    def finished(self) -> bool:
-        """True once the job is completed or failed; neither changes again."""
-        return self.status in TERMINAL_STATUSES
 
 
 @lru_cache(maxsize=8)

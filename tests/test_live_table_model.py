@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from jobqueue.job import Job, parse_timestamp
 from jobqueue.widgets.form import InvalidJobName, validate_job_name
-from jobqueue.widgets.model import ChangeKind, JobRow, JobTableModel, parse_timestamp
+from jobqueue.widgets.model import ChangeKind, JobTableModel
 from jobqueue.widgets.render import row_html, text_table
 from jobqueue.widgets.timing import percentile, timing_summary
 
@@ -76,17 +77,17 @@ def test_timestamps_from_realtime_and_rest_parse_alike():
 
 
 def test_rendering_escapes_and_shows_status():
-    row = JobRow.from_record(record(1, "failed", task_name="<b>x</b>", error="boom"))
+    row = Job.from_row(record(1, "failed", task_name="<b>x</b>", error="boom"))
     html = row_html(row, datetime(2026, 11, 23, 10, 5, tzinfo=UTC))
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "jq-status-failed" in html and "Failed" in html
     assert "boom" in text_table([row], datetime(2026, 11, 23, 10, 5, tzinfo=UTC))
 
 
 def test_timing_summary_splits_waiting_and_running():
-    rows = [JobRow.from_record(record(n, "completed", started_at=f"2026-11-23T10:00:{n:02d}.500000+00:00",
+    rows = [Job.from_row(record(n, "completed", started_at=f"2026-11-23T10:00:{n:02d}.500000+00:00",
                                       completed_at=f"2026-11-23T10:00:{n + 2:02d}.500000+00:00"))
             for n in range(1, 5)]
-    rows.append(JobRow.from_record(record(9)))
+    rows.append(Job.from_row(record(9)))
     summary = timing_summary(rows)
     assert summary["waiting"].count == 4 and summary["waiting"].p50 == pytest.approx(0.5)
     assert summary["running"].max == pytest.approx(2.0)

@@ -12,11 +12,11 @@ import ipywidgets as widgets
 import structlog
 from supabase import AsyncClient, acreate_client
 
+from jobqueue.job import TERMINAL_STATUSES, Job
 from jobqueue.settings import Settings
 from jobqueue.widgets.form import JobForm, submit_job, validate_job_name
 from jobqueue.widgets.health import QueueHealth
 from jobqueue.widgets.live_table import LiveJobTable
-from jobqueue.widgets.model import TERMINAL_STATUSES, JobRow
 from jobqueue.worker_process import WorkerProcess
 
 log = structlog.get_logger(__name__)
@@ -61,7 +61,7 @@ class Dashboard:
         return rows
 
     async def run(self, names: Sequence[str], timeout: float = 120.0,
-                  statuses: Collection[str] = TERMINAL_STATUSES) -> list[JobRow]:
+                  statuses: Collection[str] = TERMINAL_STATUSES) -> list[Job]:
         """Submit jobs and wait, on Realtime events, until each has finished."""
         rows = await self.submit(names)
         return await self.table.wait_for([str(row["job_id"]) for row in rows], statuses, timeout)

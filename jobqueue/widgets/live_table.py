@@ -19,7 +19,8 @@ import structlog
 from realtime import AsyncRealtimeChannel, RealtimeSubscribeStates
 from supabase import AsyncClient
 
-from jobqueue.widgets.model import TERMINAL_STATUSES, Change, ChangeKind, JobRow, JobTableModel
+from jobqueue.job import TERMINAL_STATUSES, Job
+from jobqueue.widgets.model import Change, ChangeKind, JobTableModel
 from jobqueue.widgets.render import connection_html, header_html, row_html, text_table
 
 log = structlog.get_logger(__name__)
@@ -33,7 +34,7 @@ class _Waiter:
     statuses: frozenset[str]
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
-    def observe(self, row: JobRow) -> None:
+    def observe(self, row: Job) -> None:
         if row.job_id in self.remaining and row.status in self.statuses:
             self.remaining.discard(row.job_id)
             if not self.remaining and not self.done.done():
@@ -107,14 +108,14 @@ class LiveJobTable:
             self._show(change)
         log.info("live_table.refreshed", rows=len(rows), changed=len(changes))
 
-    def apply(self, record: Mapping[str, Any] | JobRow) -> Change:
+    def apply(self, record: Mapping[str, Any] | Job) -> Change:
         """Merge one row (a Realtime record or an RPC's answer) and update its widget."""
         change = self.model.upsert(record)
         self._show(change)
         return change
 
     async def wait_for(self, job_ids: Iterable[str], statuses: Collection[str] = TERMINAL_STATUSES,
-                       timeout: float = 120.0) -> list[JobRow]:
+                       timeout: float = 120.0) -> list[Job]:
         """Resolve when every job has reached one of ``statuses``, as Realtime reports it; no polling."""
         ids = [str(job_id) for job_id in job_ids]
         waiter = _Waiter({job_id for job_id in ids}, frozenset(statuses))
@@ -135,7 +136,7 @@ class LiveJobTable:
                 self._waiters.remove(waiter)
         return [row for job_id in ids if (row := self.model.get(job_id)) is not None]
 
-    def rows(self) -> list[JobRow]:
+    def rows(self) -> list[Job]:
         """The rows, newest first."""
         return list(self.model)
 

@@ -10,94 +10,10 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """A timezone-aware datetime from a REST or Realtime value (ISO text, possibly naive or ending in Z)."""
-    if value is None or value == "":
-        return None
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace(" ", "T", 1))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return max(0.0, (end - start).total_seconds())
-
-
-@dataclass(frozen=True)
-class JobRow:
-    """One ``job_results`` row as the table shows it."""
-
-    job_id: str
-    task_name: str
-    status: str
-    id: str | None = None
-    result: Any = None
-    error: str | None = None
-    attempts: int = 0
-    created_at: datetime | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    updated_at: datetime | None = None
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> JobRow:
-        """Build a row from a REST row or a Realtime ``record``; a record without ``job_id`` is refused."""
-        job_id = record.get("job_id")
-        if not job_id:
-            raise ValueError(f"a job_results record needs a job_id, got keys {sorted(record)}")
-        return cls(
-            job_id=str(job_id),
-            task_name=str(record.get("task_name") or ""),
-            status=str(record.get("status") or "pending"),
-            id=str(record["id"]) if record.get("id") is not None else None,
-            result=record.get("result"),
-            error=record.get("error"),
-            attempts=int(record.get("attempts") or 0),
-            created_at=parse_timestamp(record.get("created_at")),
-            started_at=parse_timestamp(record.get("started_at")),
-            completed_at=parse_timestamp(record.get("completed_at")),
-            updated_at=parse_timestamp(record.get("updated_at")),
-        )
-
-    @property
-    def finished(self) -> bool:
-        """True once the job can no longer change on its own (completed, failed, cancelled)."""
-        return self.status in TERMINAL_STATUSES
-
-    @property
-    def waiting_seconds(self) -> float | None:
-        """Time in the queue: created until a worker started it."""
-        return _seconds(self.created_at, self.started_at)
-
-    @property
-    def running_seconds(self) -> float | None:
-        """Time in the worker: started until completed or failed."""
-        return _seconds(self.started_at, self.completed_at)
-
-    @property
-    def total_seconds(self) -> float | None:
-        """Time from submission to the final state."""
-        return _seconds(self.created_at, self.completed_at)
-
-    def age_seconds(self, now: datetime) -> float | None:
-        """Time since the job was submitted."""
-        return _seconds(self.created_at, now)
-
-    def is_newer_than(self, other: JobRow) -> bool:
-        """Whether this version of the row should replace ``other`` (a later ``updated_at`` wins)."""
-        if self.updated_at is not None and other.updated_at is not None:
-            return self.updated_at > other.updated_at
-        if other.finished and not self.finished:
-            return False
-        return (self.attempts, self.finished) >= (other.attempts, other.finished)
+from jobqueue.job import Job
 
 
 class ChangeKind(Enum):
@@ -112,12 +28,12 @@ class Change:
     """What one upsert or delete did, so the view can touch only that row (and the evicted one)."""
 
     kind: ChangeKind
-    row: JobRow | None = None
+    row: Job | None = None
     position: int = -1
-    evicted: JobRow | None = None
+    evicted: Job | None = None
 
 
-def _sort_key(row: JobRow) -> tuple[float, str]:
+def _sort_key(row: Job) -> tuple[float, str]:
     """Newest first: the order key is the negated creation time, ties broken by job id."""
     created = row.created_at.timestamp() if row.created_at else float("inf")
     return (-created, row.job_id)
@@ -130,7 +46,7 @@ class JobTableModel:
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
         self.max_rows = max_rows
-        self._rows: dict[str, JobRow] = {}
+        self._rows: dict[str, Job] = {}
         self._order: list[tuple[float, str]] = []
 
     def __len__(self) -> int:
@@ -139,17 +55,17 @@ class JobTableModel:
     def __contains__(self, job_id: object) -> bool:
         return job_id in self._rows
 
-    def __iter__(self) -> Iterator[JobRow]:
+    def __iter__(self) -> Iterator[Job]:
         """The rows, newest first."""
         return (self._rows[job_id] for _, job_id in self._order)
 
-    def get(self, job_id: str) -> JobRow | None:
+    def get(self, job_id: str) -> Job | None:
         """The row of ``job_id``, or None when it is not (or no longer) in the table."""
         return self._rows.get(job_id)
 
-    def upsert(self, record: Mapping[str, Any] | JobRow) -> Change:
+    def upsert(self, record: Mapping[str, Any] | Job) -> Change:
         """Add or update one row from a record; older versions and rows older than the newest N are ignored."""
-        row = record if isinstance(record, JobRow) else JobRow.from_record(record)
+        row = record if isinstance(record, Job) else Job.from_row(record)
         current = self._rows.get(row.job_id)
         if current is not None:
             if not row.is_newer_than(current):

@@ -8,13 +8,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from jobqueue.widgets.model import JobRow
+from jobqueue.job import Job
 
 COLUMNS = ("Job ID", "Name", "Status", "Result", "Attempts", "Age", "Duration")
 _GRID = "display:grid;grid-template-columns:7em 14em 7em minmax(10em,1fr) 5em 5em 6em;column-gap:0.6em;" \
         "font-family:var(--jp-code-font-family,monospace);font-size:12px;padding:2px 4px;"
 _STATUS_COLOURS = {"pending": "#8a6d00", "processing": "#0b5cad", "completed": "#1a7f37",
-                   "failed": "#c62828", "cancelled": "#6e6e6e"}
+                   "failed": "#c62828"}
 _TEXT_WIDTHS = (8, 24, 10, 40, 8, 8, 8)
 
 
@@ -33,7 +33,7 @@ def format_seconds(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def _result_text(row: JobRow) -> str:
+def _result_text(row: Job) -> str:
     if row.status == "failed" and row.error:
         return row.error
     if row.result is None:
@@ -41,13 +41,13 @@ def _result_text(row: JobRow) -> str:
     return row.result if isinstance(row.result, str) else json.dumps(row.result, separators=(",", ":"))
 
 
-def _duration(row: JobRow, now: datetime) -> float | None:
+def _duration(row: Job, now: datetime) -> float | None:
     if row.started_at is None:
         return None
     return row.running_seconds if row.completed_at is not None else (now - row.started_at).total_seconds()
 
 
-def row_cells(row: JobRow, now: datetime) -> tuple[str, ...]:
+def row_cells(row: Job, now: datetime) -> tuple[str, ...]:
     """The row's cell texts in :data:`COLUMNS` order."""
     return (row.job_id[:8], row.task_name, row.status.capitalize(), _result_text(row), str(row.attempts),
             format_seconds(row.age_seconds(now)), format_seconds(_duration(row, now)))
@@ -59,7 +59,7 @@ def header_html() -> str:
     return f'<div class="jq-header" style="{_GRID}font-weight:bold;border-bottom:1px solid #999">{cells}</div>'
 
 
-def row_html(row: JobRow, now: datetime) -> str:
+def row_html(row: Job, now: datetime) -> str:
     """One row as a self-contained HTML line; its status cell carries the status as a class for tests and CSS."""
     cells = row_cells(row, now)
     colour = _STATUS_COLOURS.get(row.status, "inherit")
@@ -80,7 +80,7 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def text_table(rows: Iterable[JobRow], now: datetime) -> str:
+def text_table(rows: Iterable[Job], now: datetime) -> str:
     """A fixed-width text table of the rows (what ``make demo`` prints)."""
     lines = ["  ".join(name.ljust(width) for name, width in zip(COLUMNS, _TEXT_WIDTHS, strict=True))]
     lines.append("  ".join("-" * width for width in _TEXT_WIDTHS))

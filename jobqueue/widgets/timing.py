@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
-from jobqueue.widgets.model import JobRow
+from jobqueue.job import Job
 
 PHASES = ("waiting", "running", "total")
 
@@ -36,13 +36,13 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[rank - 1]
 
 
-def _timed(rows: Iterable[JobRow]) -> list[JobRow]:
+def _timed(rows: Iterable[Job]) -> list[Job]:
     """Jobs that ran to the end, oldest first (jobs still queued or running have no full timing yet)."""
     done = [row for row in rows if row.total_seconds is not None and row.waiting_seconds is not None]
     return sorted(done, key=lambda row: row.created_at.timestamp() if row.created_at else 0.0)
 
 
-def timing_summary(rows: Iterable[JobRow]) -> dict[str, Spread]:
+def timing_summary(rows: Iterable[Job]) -> dict[str, Spread]:
     """p50, p95 and max of waiting, running and total time over the finished jobs."""
     timed = _timed(rows)
     summary: dict[str, Spread] = {}
@@ -61,7 +61,7 @@ def summary_text(summary: dict[str, Spread]) -> str:
     return "\n".join(lines)
 
 
-def timing_chart(rows: Iterable[JobRow], title: str = "Where each job's time went") -> Figure:
+def timing_chart(rows: Iterable[Job], title: str = "Where each job's time went") -> Figure:
     """A horizontal bar per job: waiting then running, stacked, so the bar's length is the total."""
     timed = _timed(rows)
     figure = Figure(figsize=(9, max(2.5, 0.28 * len(timed) + 1.2)), layout="constrained")
@@ -82,7 +82,7 @@ def timing_chart(rows: Iterable[JobRow], title: str = "Where each job's time wen
     return figure
 
 
-def show_timing(rows: Iterable[JobRow]) -> None:
+def show_timing(rows: Iterable[Job]) -> None:
     """Display the chart and the p50/p95/max numbers in the notebook."""
     from IPython.display import Image, display
 
