@@ -51,6 +51,10 @@ create or replace function rest_void(p_tag text) returns void language sql as $$
 create or replace function rest_counted_calls(p_tag text, upto int) returns setof int language sql as $$
   insert into rest_probe (tag, name) values (p_tag, 'call-' || gen_random_uuid());
   select generate_series(1, upto) $$;
+create or replace function rest_setting(name text) returns text language sql stable as $$
+  select current_setting(name) $$;
+create or replace function rest_sleep(seconds float8) returns int language sql as $$
+  select 1 from pg_sleep(seconds) $$;
 create or replace function rest_echo(payload jsonb) returns jsonb language sql as $$ select payload $$;
 create or replace function rest_claims() returns jsonb language sql stable as $$
   select jsonb_build_object('role', current_user, 'claims', current_setting('request.jwt.claims', true)::jsonb,

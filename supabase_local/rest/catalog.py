@@ -1,6 +1,7 @@
 """Keeps the schema cache current: loaded at start, reloaded on ``NOTIFY pgrst, 'reload schema'`` (sent by
-the DDL event trigger or by a user, as on PostgREST), and checked against the DDL counter when a request
-names something the cache lacks, so a table created a moment ago is found without waiting for the notice.
+the DDL event trigger or by a user, as on PostgREST) or ``'reload config'`` (after a role's settings change),
+and checked against the DDL counter when a request names something the cache lacks, so a table created a
+moment ago is found without waiting for the notice.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 CHANNEL = "pgrst"
-RELOAD_PAYLOADS = ("", "reload schema")
+RELOAD_PAYLOADS = ("", "reload schema", "reload config")  # the cache holds the roles' settings too
 # Errors that may only mean the cache is older than the database.
 MISS_CODES = frozenset({"PGRST202", "PGRST204", "PGRST205", "42703"})
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0)

@@ -21,9 +21,12 @@ from supabase_local.rest.sqlgen import Shape
 
 log = structlog.get_logger(__name__)
 
-# What PostgREST sets at the start of every request's transaction.
+# What PostgREST sets at the start of every request's transaction: the role's own settings (such as its
+# statement_timeout) first, while the gateway's role may still set them, then the request's.
 SETTINGS_SQL = """
-select set_config('transaction_read_only', %(read_only)s, true),
+select (select count(set_config(s.name, s.value, true))
+          from unnest(%(role_setting_names)s::text[], %(role_setting_values)s::text[]) as s(name, value)),
+       set_config('transaction_read_only', %(read_only)s, true),
        set_config('role', %(role)s, true),
        set_config('request.jwt.claims', %(claims)s, true),
        set_config('request.jwt.claim.role', %(role)s, true),
@@ -93,7 +96,10 @@ class RestEndpoint:
 
     def _settings(self, request: Request, identity: Identity, read_only: bool) -> dict[str, str]:
         sub = identity.claims.get("sub")
+        role_settings = self.catalog.cache.role_settings.get(identity.role, {})
         return {
+            "role_setting_names": list(role_settings),
+            "role_setting_values": list(role_settings.values()),
             "read_only": "on" if read_only else "off",
             "role": identity.role,
             "claims": json.dumps(identity.claims),

@@ -47,6 +47,22 @@ select n.nspname, p.proname, p.proretset, p.provolatile, p.pronargdefaults,
  where n.nspname = any(%(schemas)s) and p.prokind = 'f'
 """
 
+# The settings of each role the gateway may switch to (``alter role ... set``, database-specific ones last so
+# they win), limited to those the gateway's own role may set; PostgREST applies them per request because
+# ``set role`` does not.
+ROLE_SETTINGS_SQL = """
+select r.rolname, split_part(c.setting, '=', 1), substr(c.setting, strpos(c.setting, '=') + 1)
+  from pg_auth_members m
+  join pg_roles r on r.oid = m.roleid
+  join pg_db_role_setting d on d.setrole = r.oid
+   and d.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+  cross join lateral unnest(d.setconfig) as c(setting)
+  join pg_settings ps on ps.name = split_part(c.setting, '=', 1)
+ where m.member = current_user::regrole
+   and (ps.context = 'user' or has_parameter_privilege(ps.name, 'set'))
+ order by r.rolname, d.setdatabase
+"""
+
 
 @dataclass(frozen=True)
 class Relation:
@@ -102,6 +118,7 @@ class SchemaCache:
     schemas: tuple[str, ...]
     relations: dict[tuple[str, str], Relation] = field(default_factory=dict)
     routines: dict[tuple[str, str], list[Routine]] = field(default_factory=dict)
+    role_settings: dict[str, dict[str, str]] = field(default_factory=dict)
     version: int | None = None
 
 
@@ -130,8 +147,10 @@ async def current_version(conn: psycopg.AsyncConnection) -> int | None:
 
 
 async def load(conn: psycopg.AsyncConnection, schemas: tuple[str, ...]) -> SchemaCache:
-    """Read the exposed schemas' relations and functions, and the DDL count, in one snapshot."""
+    """Read the exposed schemas' relations and functions, the API roles' settings and the DDL count, in one
+    snapshot."""
     routines: dict[tuple[str, str], list[Routine]] = defaultdict(list)
+    role_settings: dict[str, dict[str, str]] = defaultdict(dict)
     async with conn.transaction():
         await conn.execute("set transaction isolation level repeatable read")
         version = await current_version(conn)
@@ -143,7 +162,11 @@ async def load(conn: psycopg.AsyncConnection, schemas: tuple[str, ...]) -> Schem
         for row in await cur.fetchall():
             routine = _routine(row)
             routines[(routine.schema, routine.name)].append(routine)
+        cur = await conn.execute(ROLE_SETTINGS_SQL)
+        for role, name, value in await cur.fetchall():
+            role_settings[role][name] = value
     cache.routines = dict(routines)
+    cache.role_settings = dict(role_settings)
     log.info("rest.schema_cache.loaded", relations=len(cache.relations), routines=len(cache.routines),
              version=version)
     return cache
