@@ -114,15 +114,22 @@ class RestEndpoint:
                        prefs: negotiation.Preferences) -> Outcome:
         settings = self._settings(request, identity, plan.read_only)
         for attempt in (1, 2):
-            started = False
+            used: psycopg.AsyncConnection | None = None
+            ran = False
             try:
                 async with self.pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction():
+                    used = conn
                     await conn.execute(SETTINGS_SQL, settings)
-                    started = True
-                    return await _run(conn, pipeline, plan, prefs)
+                    outcome = await _run(conn, pipeline, plan, prefs)
+                    ran = True
+                return outcome
             except psycopg.Error as err:
-                if attempt == 1 and not started and err.sqlstate is None:
+                # A connection lost before COMMIT was sent committed nothing, so the request may run again; the
+                # pool first drops every idle connection that died with it (a database restart kills them all).
+                lost = used is None or used.broken or used.closed
+                if attempt == 1 and lost and not ran:
                     log.info("rest.retry_on_new_connection", error=str(err))
+                    await self.pool.check()
                     continue
                 raise from_database(err, identity.authed) from err
         raise AssertionError("unreachable")
