@@ -38,6 +38,30 @@ def test_bulk_insert_counts_rows(service: Client, tag: str):
     assert sorted(r["name"] for r in result.data) == ["a", "b"]
 
 
+def test_bulk_insert_with_missing_default(service: Client, tag: str):
+    """Prefer: missing=default: a key one row lacks takes the column default (owner 'anon'), not null."""
+    rows = [{"tag": tag, "name": "a", "n": 1}, {"tag": tag, "name": "b", "owner": "anon", "data": None}]
+    data = service.table("rest_probe").insert(rows, default_to_null=False).execute().data
+    got = [(r["name"], r["n"], r["owner"], r["data"]) for r in data]
+    assert got == [("a", 1, "anon", None), ("b", None, "anon", None)]
+    assert all(r["id"] > 0 and r["created_at"] for r in data)
+
+
+def test_bulk_insert_without_missing_default_sends_null(service: Client, tag: str):
+    rows = [{"tag": tag, "name": "a"}, {"tag": tag, "name": "b", "owner": "anon"}]
+    with pytest.raises(APIError) as err:
+        service.table("rest_probe").insert(rows).execute()
+    assert err.value.code == "23502"  # owner is not null and row "a" sent none
+    assert service.table("rest_probe").select("name").eq("tag", tag).execute().data == []
+
+
+def test_upsert_with_missing_default(service: Client, tag: str):
+    service.table("rest_probe").insert({"tag": tag, "name": "a", "n": 1}).execute()
+    rows = [{"tag": tag, "name": "a", "n": 5}, {"tag": tag, "name": "b"}]
+    data = service.table("rest_probe").upsert(rows, on_conflict="tag,name", default_to_null=False).execute().data
+    assert sorted((r["name"], r["n"], r["owner"]) for r in data) == [("a", 5, "anon"), ("b", None, "anon")]
+
+
 def test_select_columns_order_limit_offset(service: Client, tag: str):
     seed(service, tag, 5)
     data = service.table("rest_probe").select("name,n").eq("tag", tag).order("n", desc=True) \

@@ -28,6 +28,7 @@ class Preferences:
     resolution: str | None = None
     max_affected: int | None = None
     strict: bool = False
+    missing_default: bool = False  # missing=default: keys absent from a row take the column default, not null
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def preferences(headers: Headers) -> Preferences:
         resolution=resolution.removesuffix("-duplicates") if resolution else None,
         max_affected=int(max_affected) if max_affected is not None else None,
         strict=tokens.get("handling") == "strict",
+        missing_default=tokens.get("missing") == "default",
     )
 
 

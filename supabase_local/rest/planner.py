@@ -111,8 +111,8 @@ def _insert(request: Request, relation: Relation) -> Plan:
         _checked_columns(relation, query.on_conflict)
     rows_json = json.dumps(rows) if isinstance(payload, dict) else request.body.decode()
     shape = _shape(request, request.prefs.representation)
-    statement = sqlgen.insert(relation, columns, rows_json, query, request.prefs.resolution, shape,
-                              request.output.strip_nulls)
+    statement = sqlgen.insert(relation, columns, rows, rows_json, query, request.prefs.resolution, shape,
+                              request.output.strip_nulls, request.prefs.missing_default)
     return Plan("insert", statement, shape, False, single=request.output.single)
 
 

@@ -200,14 +200,31 @@ def _returning(relation: Relation, mutation: sql.Composable, query: Query, shape
         MUTATED, mutation, target, body(shape, strip_nulls), select_list(source, query.select), MUTATED, ROWS)
 
 
-def insert(relation: Relation, columns: tuple[str, ...], rows_json: str, query: Query, resolution: str | None,
-           shape: Shape, strip_nulls: bool) -> Statement:
-    """``insert ... select from json_populate_recordset`` with the upsert clause ``resolution`` asks for."""
+def _values_with_defaults(target: sql.Composable, columns: tuple[str, ...], rows: list[dict[str, object]],
+                          params: Params) -> sql.Composable:
+    """``values (...), ...`` where each row gives its own keys (typed as the columns) and ``default`` for the rest."""
+    lines = []
+    for row in rows:
+        record = sql.SQL("json_populate_record(null::{}, {}::json)").format(target, params.add(json.dumps(row)))
+        cells = (sql.SQL("({}).{}").format(record, sql.Identifier(c)) if c in row else sql.SQL("default")
+                 for c in columns)
+        lines.append(sql.SQL("({})").format(sql.SQL(", ").join(cells)))
+    return sql.SQL("values ") + sql.SQL(", ").join(lines)
+
+
+def insert(relation: Relation, columns: tuple[str, ...], rows: list[dict[str, object]], rows_json: str,
+           query: Query, resolution: str | None, shape: Shape, strip_nulls: bool, missing_default: bool) -> Statement:
+    """``insert ... select from json_populate_recordset`` (keys a row lacks are null) or, with
+    ``missing_default``, ``insert ... values`` with ``default`` for them; plus the upsert clause ``resolution``
+    asks for."""
     params = Params()
     target = sql.Identifier(relation.schema, relation.name)
     names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     records = sql.SQL("json_populate_recordset(null::{}, {}::json)").format(target, params.add(rows_json))
-    if columns:
+    if columns and rows and missing_default:
+        mutation = sql.SQL("insert into {} ({}) {}").format(target, names,
+                                                            _values_with_defaults(target, columns, rows, params))
+    elif columns:
         mutation = sql.SQL("insert into {} ({}) select {} from {}").format(target, names, names, records)
     else:
         mutation = sql.SQL("insert into {} select from {}").format(target, records)
