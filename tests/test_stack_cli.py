@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+
+import psutil
 import psycopg
 import pytest
 
@@ -79,3 +82,57 @@ def test_stop_and_start_keep_queue_messages_and_revokes():
             ).fetchone()[0]
         assert message == {"n": 7}
         assert revoked_still, "a restart must not give back what a project revoked"
+
+
+def _kill(pid: int) -> None:
+    proc = psutil.Process(pid)
+    proc.kill()
+    proc.wait(10)
+
+
+@pytest.mark.slow
+def test_killed_services_are_reported_and_restarted_by_start():
+    with running_stack() as directory:
+        before = load_state(directory)
+        _kill(before.services_pid)
+        shown = run_cli(directory, "status")
+        assert shown.returncode == 1
+        assert "the gateway process is not running" in shown.stderr
+        assert run_cli(directory, "start").returncode == 0
+        after = load_state(directory)
+        assert after.services_pid != before.services_pid
+        assert after.gateway_port == before.gateway_port
+        assert run_cli(directory, "status").returncode == 0
+
+
+@pytest.mark.slow
+def test_killed_postgres_is_restarted_by_start_with_data_intact():
+    with running_stack() as directory:
+        state = load_state(directory)
+        with psycopg.connect(state.db_url, autocommit=True) as conn:
+            conn.execute("create table survivor (n int)")
+            conn.execute("insert into survivor values (42)")
+        postmaster = int((state.pgdata / "postmaster.pid").read_text().splitlines()[0])
+        _kill(postmaster)
+        assert run_cli(directory, "status").returncode == 1
+        started = run_cli(directory, "start")
+        assert started.returncode == 0, started.stderr
+        state = load_state(directory)
+        with psycopg.connect(state.db_url, autocommit=True) as conn:
+            assert conn.execute("select n from survivor").fetchone()[0] == 42
+
+
+@pytest.mark.slow
+def test_a_taken_gateway_port_is_reported_and_another_one_used():
+    with running_stack() as directory:
+        old_port = load_state(directory).gateway_port
+        assert run_cli(directory, "stop").returncode == 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+            squatter.bind(("127.0.0.1", old_port))
+            squatter.listen()
+            started = run_cli(directory, "start")
+        assert started.returncode == 0, started.stderr
+        assert "port.moved" in started.stderr and "taken by another program" in started.stderr
+        new_port = load_state(directory).gateway_port
+        assert new_port != old_port
+        assert f"127.0.0.1:{new_port}" in started.stdout
