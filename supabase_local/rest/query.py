@@ -131,8 +131,10 @@ def parse_filter(column: str, spec: str, in_logic: bool = False) -> Filter:
     if operator == "in":
         if modifier or not (raw.startswith("(") and raw.endswith(")")):
             raise parse_error("filter", spec, "in expects a parenthesised list: in.(a,b)")
-        inner = raw[1:-1]
-        values = tuple(unquote(v) for v in split_top_level(inner, "filter")) if inner else ()
+        try:
+            values = tuple(unquote(v) for v in split_top_level(raw[1:-1], "filter")) if raw[1:-1] else ()
+        except RestError as err:  # name the whole filter, not just the list inside it
+            raise parse_error("filter", spec, err.details or "") from err
         return Filter(column, "in", values, negate)
     if operator == "is":
         if modifier or raw.lower() not in IS_VALUES:
