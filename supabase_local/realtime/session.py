@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from supabase_local.realtime.auth import AuthError, authenticate
+from supabase_local.realtime.auth import AuthError, authenticate, expired_message
 from supabase_local.realtime.bindings import BindingError, parse_binding
 from supabase_local.realtime.catalog import Catalog
 from supabase_local.realtime.outbox import Outbox
@@ -49,6 +50,7 @@ class ClientSession:
         self.outbox = outbox
         self.apikey = apikey
         self.joins: dict[str, ChannelJoin] = {}
+        self._expiry: dict[ChannelJoin, asyncio.TimerHandle] = {}
         self._handlers: dict[str, Callable[[Frame, ChannelJoin], Awaitable[None]]] = {
             "phx_leave": self._leave, "broadcast": self._broadcast, "presence": self._presence,
             "access_token": self._access_token}
@@ -106,6 +108,7 @@ class ClientSession:
                            presence_enabled=presence.get("enabled") is True)
         self.joins[frame.topic] = join
         self.hub.registry.add(join)
+        self._watch_expiry(join)
         echoed = [{**raw, "id": binding.id} for raw, binding in zip(raw_bindings, bindings, strict=True)]
         self.send(reply(frame, "ok", {"postgres_changes": echoed}))
         if bindings:
@@ -148,12 +151,36 @@ class ClientSession:
             join.auth = authenticate(frame.payload.get("access_token"), self.hub.jwt_secret)
         except AuthError as error:
             log.info("realtime.token_refused", topic=frame.topic, reason=str(error))
-            self.joins.pop(frame.topic, None)
-            self._drop(join)
-            self.send(push(frame.topic, "system", {"channel": frame.topic.removeprefix(TOPIC_PREFIX),
-                                                   "extension": "system", "message": str(error),
-                                                   "status": "error"}))
-            self.send(push(frame.topic, "phx_close", {}, join.join_ref))
+            self._shut_down(join, str(error))
+            return
+        self._watch_expiry(join)
+
+    def _watch_expiry(self, join: ChannelJoin) -> None:
+        """Close ``join`` when its token runs out, as Supabase does, unless a fresh ``access_token`` comes first."""
+        self._cancel_expiry(join)
+        left = join.auth.seconds_left()
+        if left is not None:
+            self._expiry[join] = asyncio.get_running_loop().call_later(max(left, 0.0), self._expire, join)
+
+    def _expire(self, join: ChannelJoin) -> None:
+        self._expiry.pop(join, None)
+        if self.joins.get(join.topic) is not join:
+            return
+        left = join.auth.seconds_left()
+        if left is not None and left > 0:  # the loop's clock ran ahead of the wall clock
+            self._watch_expiry(join)
+            return
+        message = expired_message(join.auth.expires_at or 0.0)
+        log.info("realtime.token_expired", topic=join.topic, role=join.auth.role)
+        self._shut_down(join, message)
+
+    def _shut_down(self, join: ChannelJoin, message: str) -> None:
+        """End one channel with the reason: a ``system`` error, then ``phx_close`` (the client stops rejoining)."""
+        self.joins.pop(join.topic, None)
+        self._drop(join)
+        self.send(push(join.topic, "system", {"channel": join.topic.removeprefix(TOPIC_PREFIX),
+                                              "extension": "system", "message": message, "status": "error"}))
+        self.send(push(join.topic, "phx_close", {}, join.join_ref))
 
     def _publish_diff(self, topic: str, diff: dict[str, Any] | None) -> None:
         if diff is None:
@@ -161,7 +188,13 @@ class ClientSession:
         for member in self.hub.registry.members(topic):
             member.deliver(push(topic, "presence_diff", diff))
 
+    def _cancel_expiry(self, join: ChannelJoin) -> None:
+        timer = self._expiry.pop(join, None)
+        if timer is not None:
+            timer.cancel()
+
     def _drop(self, join: ChannelJoin) -> None:
+        self._cancel_expiry(join)
         self.hub.registry.remove(join)
         self._publish_diff(join.topic, self.hub.presence.untrack(join.topic, join))
 
