@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from supabase_local.realtime.catalog import PUBLICATION, Catalog
+from supabase_local.realtime.catalog import PUBLICATION, Catalog, TableInfo
 from supabase_local.realtime.filters import FilterError, parse_filter
 from supabase_local.realtime.registry import EVENTS, WILDCARD, Binding, next_binding_id
 
@@ -38,9 +38,17 @@ async def parse_binding(raw: object, catalog: Catalog) -> Binding:
         if text_filter or select:
             raise BindingError("filter and select need one table: name the schema and the table")
         return Binding(next_binding_id(), event.upper(), schema, table)
-    info = await catalog.table(schema, table)
-    if info is None or not info.published:
-        info = await catalog.table(schema, table, fresh=True)
+    # The cache may predate the DDL that made this binding valid (its notification can still be on its way):
+    # a refusal from cached metadata is checked once more against the catalog before it is final.
+    try:
+        return _checked(await catalog.table(schema, table), schema, table, event, text_filter, select)
+    except BindingError:
+        return _checked(await catalog.table(schema, table, fresh=True), schema, table, event, text_filter, select)
+
+
+def _checked(info: TableInfo | None, schema: str, table: str, event: str, text_filter: str | None,
+             select: list[str] | None) -> Binding:
+    """The Binding for ``info`` (the table as the catalog describes it); raises BindingError."""
     where = f"{schema}.{table}"
     if info is None:
         raise BindingError(f"Unable to subscribe to changes with given parameters: table {where} does not exist")
