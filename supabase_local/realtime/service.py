@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 
 import structlog
 from psycopg_pool import AsyncConnectionPool
@@ -23,6 +24,7 @@ from supabase_local.state import StackState
 log = structlog.get_logger(__name__)
 
 PATH = "/realtime/v1/websocket"
+OUTBOX_LIMIT_ENV = "SUPABASE_LOCAL_REALTIME_OUTBOX_LIMIT"
 START_DEADLINE_SECONDS = 20.0
 
 
@@ -81,5 +83,15 @@ class RealtimeService:
 
 
 def create(state: StackState) -> RealtimeService:
-    """The factory listed in ``supabase_local.services.service_factories``."""
-    return RealtimeService(state)
+    """The factory listed in ``supabase_local.services.service_factories``; the environment may lower the
+    per-connection queue bound (``SUPABASE_LOCAL_REALTIME_OUTBOX_LIMIT`` frames), e.g. to test slow clients."""
+    return RealtimeService(state, outbox_limit(os.environ.get(OUTBOX_LIMIT_ENV)))
+
+
+def outbox_limit(raw: str | None) -> int:
+    """The per-connection queue bound from its setting; a clear error for anything but a positive integer."""
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError(f"{OUTBOX_LIMIT_ENV} must be a positive number of frames, got {raw!r}")
+    return int(raw)
