@@ -1,8 +1,8 @@
 """A tiny HTTP server on a free loopback port that records every request, for testing what the stack sends.
 
-Paths decide the answer: ``/status/<code>`` answers that code, ``/hold`` waits until the test releases
-held requests (counting how many are in flight at once), ``/slow`` answers only when the server closes,
-anything else answers 200 with a JSON body.
+Paths decide the answer: ``/status/<code>`` answers that code, ``/hold`` waits while a test is inside
+``Recorder.holding()`` (counting how many are in flight at once), ``/slow`` answers only when the server
+closes, anything else answers 200 with a JSON body.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Recorder:
         self.in_flight = 0
         self.max_in_flight = 0
         self.release = threading.Event()
+        self.release.set()
         self.closing = threading.Event()
         self._changed = threading.Condition()
 
@@ -52,6 +53,18 @@ class Recorder:
         with self._changed:
             self.in_flight -= 1
             self._changed.notify_all()
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold ``/hold`` requests inside the block; release them on the way out, even when the test fails,
+        so that no held request keeps a sender busy for the tests that follow."""
+        with self._changed:
+            self.max_in_flight = 0
+            self.release.clear()
+        try:
+            yield
+        finally:
+            self.release.set()
 
     def wait_until(self, condition: Callable[[Recorder], bool], timeout: float = 15.0) -> None:
         """Return once ``condition(self)`` is true; fail the test after ``timeout`` seconds."""
