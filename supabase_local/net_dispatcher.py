@@ -139,7 +139,9 @@ class NetDispatcher:
                                          kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection,
                                          name="net-dispatcher")
         await self._pool.open()
-        limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
+        # The dispatcher's own slots are the one bound on requests in flight. A second limit in the client's
+        # pool could only make a claimed request wait for a connection, and time out on that wait.
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.max_concurrency)
         self._client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT_SECONDS, limits=limits, follow_redirects=False)
         self._background = [asyncio.create_task(self._listener.run(), name="net-listener"),
                             asyncio.create_task(self._dispatch_loop(), name="net-dispatch"),
