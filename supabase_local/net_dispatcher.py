@@ -37,10 +37,16 @@ POOL_TIMEOUT = 5.0
 DEFAULT_TIMEOUT_SECONDS = 5.0
 USER_AGENT = "pg_net-compatible (supabase_local)"
 
+# The claimed ids are materialized once. Written as `where id in (select ... limit n for update skip locked)`,
+# the planner may pick a nested loop that runs the subquery again for each row; each run skips the rows the
+# statement has already deleted and takes the next ones, so one claim could take every queued row.
 CLAIM_SQL = """
-delete from net.http_request_queue
-where id in (select id from net.http_request_queue order by id limit %(n)s for update skip locked)
-returning id, method, url, headers, body, timeout_milliseconds
+with claimed as materialized (
+  select id from net.http_request_queue order by id limit %(n)s for update skip locked
+)
+delete from net.http_request_queue q using claimed
+where q.id = claimed.id
+returning q.id, q.method, q.url, q.headers, q.body, q.timeout_milliseconds
 """
 RECORD_SQL = """
 insert into net._http_response (id, status_code, content_type, headers, content, timed_out, error_msg)

@@ -12,7 +12,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from supabase_local.net_dispatcher import DEFAULT_CONCURRENCY
+from supabase_local.net_dispatcher import CLAIM_SQL, DEFAULT_CONCURRENCY
 from supabase_local.state import free_port
 from tests.http_recorder import Recorder, recording_server
 from tests.waiting import eventually
@@ -157,6 +157,20 @@ def test_concurrency_is_bounded(db, server):
     assert {outcome["status_code"] for outcome in eventually(all_answered, what="every held request answered")} \
         == {200}
     assert recorder.max_in_flight == DEFAULT_CONCURRENCY
+
+
+def test_a_claim_takes_no_more_rows_than_asked(db):
+    """Regression: a claim written as ``id in (select ... limit n for update skip locked)`` took every queued row
+    when the planner ran the subquery again for each row of a nested loop (its choice once the queue's
+    statistics say the table is nearly empty), so the dispatcher sent more requests than its bound. That plan
+    is forced here; the rows are never committed, so the running dispatcher never sees them."""
+    with db.transaction(force_rollback=True):
+        db.execute("insert into net.http_request_queue (method, url, timeout_milliseconds) "
+                   "select 'GET', 'http://127.0.0.1:9/never', 1000 from generate_series(1, 40)")
+        for setting in ("enable_hashjoin", "enable_mergejoin", "enable_hashagg", "enable_material", "enable_sort"):
+            db.execute(sql.SQL("set local {} = off").format(sql.Identifier(setting)))
+        claimed = db.execute(CLAIM_SQL, {"n": DEFAULT_CONCURRENCY}).fetchall()
+    assert len(claimed) == DEFAULT_CONCURRENCY
 
 
 def test_old_responses_expire_after_the_ttl(db, server):
