@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from jobqueue.job import Job
 from jobqueue.jobs import JobTimeout, enqueue_job, get_job_status, wait_for_job_completion
+from jobqueue.logs import configure_default_logging
 from jobqueue.provision import ProvisionError, ProvisionReport, provision
 from jobqueue.settings import Settings, SettingsError, load_settings
 from jobqueue.stack import ensure_stack
+
+# Loggers are lazy proxies, so configuring after the imports above still covers them.
+configure_default_logging()
 
 __all__ = [
     "Job",

@@ -57,7 +57,9 @@ def _wait_for_lab(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 LAB_SETTINGS = {
     # Start the notebook's own kernel without asking, as a returning user would have chosen.
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+    # Keep every cell in the DOM (no windowing), so locators never meet a detached output.
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True,
+                                                                    "windowingMode": "none"},
     # No news pop-up over the page.
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
 }
@@ -131,7 +133,9 @@ def test_form_submission_turns_completed_live(chromium: str, lab: str, record_pr
             row = page.locator(".jq-row", has_text=job_name).last
             expect(row).to_be_visible(timeout=ROW_COMPLETED_MS)
             expect(row.locator(".jq-status")).to_have_text("Completed", timeout=ROW_COMPLETED_MS)
-            row.scroll_into_view_if_needed()
+            # The row's node is replaced on every update, so the screenshot frames the form (a stable node):
+            # the newest row sits right below it.
+            form.scroll_into_view_if_needed()
             page.screenshot(path=str(screenshot))
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
