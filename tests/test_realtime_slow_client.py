@@ -1,6 +1,8 @@
 """A client that stops reading while changes stream in: the gateway closes that one connection (1013, try again
 later) once its bounded queue is full, stays healthy, and a normal client on the same topic gets every change in
-order. Runs on a stack of its own whose per-connection queue holds only a few frames."""
+order. And a transaction with far more rows than that queue holds reaches a normal client whole and in order: the
+feed waits for a connection that drains instead of dropping it. Runs on a stack of its own whose per-connection
+queue holds only a few frames."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ ROW_BYTES = 64 * 1024  # large frames, so socket buffers (at most a few MB) abso
 CHUNK = 10
 # Far more than the slow client's queue plus what the socket buffers hold (about 6 such frames when measured).
 CHANGES = 200
+BIG_TRANSACTION = 500  # rows in one transaction: more than ten times the queue bound
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +114,26 @@ async def test_slow_client_is_dropped_and_the_others_get_everything(
         assert record(await inbox.next())["id"] == CHANGES
     finally:
         await normal.realtime.remove_all_channels()
+
+
+async def test_one_transaction_larger_than_the_queue_reaches_a_normal_client(
+        small_queue_stack: StackState, table: str) -> None:
+    client = await acreate_client(small_queue_stack.supabase_url, small_queue_stack.anon_key)
+    inbox = Inbox()
+    try:
+        channel = client.channel("big")
+        await channel.on_postgres_changes("INSERT", inbox, table=table).subscribe()
+        socket_before = client.realtime._ws_connection  # a reconnect after a 1013 close would replace it
+        query = sql.SQL("insert into {} (id, body) select n, 'row ' || n from generate_series(0, %s) n").format(
+            sql.Identifier(table))
+        with psycopg.connect(small_queue_stack.db_url) as db:  # one transaction, committed on exit
+            db.execute(query, (BIG_TRANSACTION - 1,))
+        received = [record(payload)["id"] for payload in await inbox.take(BIG_TRANSACTION)]
+        assert received == list(range(BIG_TRANSACTION))
+        assert client.realtime._ws_connection is socket_before and socket_before.close_code is None
+        assert channel.is_joined
+    finally:
+        await client.realtime.remove_all_channels()
 
 
 @pytest.mark.parametrize("raw", ["0", "-3", "many", ""])

@@ -1,13 +1,16 @@
-"""Unit tests of the Realtime building blocks: filters, serializers, presence and the bounded outbox."""
+"""Unit tests of the Realtime building blocks: filters, serializers, presence, the bounded outbox and
+the fan-out of change batches."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import struct
+from collections.abc import Callable
 
 import pytest
 
+from supabase_local.realtime.fanout import Patience, fan_out
 from supabase_local.realtime.filters import FilterError, matches_all, parse_filter
 from supabase_local.realtime.outbox import Outbox
 from supabase_local.realtime.presence import PresenceBoard
@@ -105,3 +108,57 @@ async def test_outbox_drops_a_client_that_stops_reading() -> None:
     outbox.put(push("t", "x", {}))  # the fourth queued frame: over the limit, never waits
     assert outbox.overflowed.is_set()
     writer.cancel()
+
+
+def test_the_feed_leaves_a_reserve_for_replies() -> None:
+    outbox = Outbox(Serializer("1.0.0"), limit=10)
+    offered = [outbox.offer(push("t", "change", {"n": n})) for n in range(10)]
+    assert offered == [True] * 9 + [False]  # the feed stops at nine: one slot stays for replies
+    outbox.put(push("t", "phx_reply", {}))
+    assert len(outbox) == 10 and not outbox.overflowed.is_set()
+
+
+async def collect(outbox: Outbox, sink: list[str | bytes]) -> None:
+    """A writer whose client reads at once (edge of the unit: the socket is a list)."""
+    async def send(data: str | bytes) -> None:
+        sink.append(data)
+        await asyncio.sleep(0)  # yield as a socket write would
+    await outbox.run(send)
+
+
+async def test_fan_out_gives_a_fast_client_a_batch_larger_than_its_queue() -> None:
+    outbox, sink = Outbox(Serializer("1.0.0"), limit=5), []
+    writer = asyncio.create_task(collect(outbox, sink))
+    frames = [push("t", "change", {"n": n}) for n in range(200)]
+    await fan_out({outbox: frames}, Patience(stall_seconds=5, batch_seconds=30))
+    await wait_until(lambda: len(sink) == 200)
+    assert [json.loads(data)["payload"]["n"] for data in sink] == list(range(200))
+    assert not outbox.overflowed.is_set()
+    writer.cancel()
+
+
+async def test_fan_out_drops_a_stalled_client_and_serves_the_others() -> None:
+    stalled, fast, sink = Outbox(Serializer("1.0.0"), limit=4), Outbox(Serializer("1.0.0"), limit=4), []
+    writer = asyncio.create_task(collect(fast, sink))
+    frames = [push("t", "change", {"n": n}) for n in range(50)]
+    await fan_out({stalled: frames, fast: frames}, Patience(stall_seconds=0.2, batch_seconds=30))
+    assert stalled.overflowed.is_set() and not fast.overflowed.is_set()
+    await wait_until(lambda: len(sink) == 50)
+    assert [json.loads(data)["payload"]["n"] for data in sink] == list(range(50))
+    writer.cancel()
+
+
+async def test_fan_out_stops_waiting_for_a_connection_that_closes() -> None:
+    outbox = Outbox(Serializer("1.0.0"), limit=2)
+    delivery = asyncio.create_task(fan_out({outbox: [push("t", "change", {})] * 10}, Patience(60, 60)))
+    await wait_until(lambda: outbox.room is not None and len(outbox) == outbox.feed_limit)
+    outbox.close()
+    await asyncio.wait_for(delivery, 5)
+    assert not outbox.overflowed.is_set()
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
+    """Poll ``condition`` on the event loop until it holds, with a deadline."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0)

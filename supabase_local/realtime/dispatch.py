@@ -10,7 +10,9 @@ from typing import Any
 from supabase_local.realtime.auth import Auth
 from supabase_local.realtime.capture import Change
 from supabase_local.realtime.catalog import Catalog, TableInfo
+from supabase_local.realtime.fanout import Patience, fan_out
 from supabase_local.realtime.filters import matches_all
+from supabase_local.realtime.outbox import Outbox
 from supabase_local.realtime.protocol import Frame, push
 from supabase_local.realtime.registry import Binding, ChannelJoin, Registry
 from supabase_local.realtime.visibility import Visibility
@@ -64,10 +66,12 @@ def iso_z(change: Change) -> str:
 class Dispatcher:
     """Turns batches of changes into frames on the right connections, in commit order."""
 
-    def __init__(self, registry: Registry, catalog: Catalog, visibility: Visibility) -> None:
+    def __init__(self, registry: Registry, catalog: Catalog, visibility: Visibility,
+                 patience: Patience | None = None) -> None:
         self._registry = registry
         self._catalog = catalog
         self._visibility = visibility
+        self._patience = patience or Patience()
 
     async def _plan(self, changes: list[Change]) -> list[_Plan]:
         watchers = self._registry.watchers()
@@ -108,13 +112,16 @@ class Dispatcher:
         return allowed
 
     async def handle(self, changes: list[Change]) -> None:
-        """Deliver ``changes`` (in commit order) to every subscriber that may see them."""
+        """Deliver ``changes`` (in commit order) to every subscriber that may see them; returns once each
+        connection has taken its frames or was dropped for reading too slowly."""
         plans = await self._plan(changes)
         if not plans:
             return
         allowed = await self._allowed(plans)
+        owed: dict[Outbox, list[Frame]] = defaultdict(list)
         for index, plan in enumerate(plans):
             for join, bindings in plan.targets:
                 if (index, join.auth) in allowed:
-                    for frame in frames_for(plan.change, plan.table, join.topic, bindings):
-                        join.deliver(frame)
+                    owed[join.outbox].extend(join.tagged(frame)
+                                             for frame in frames_for(plan.change, plan.table, join.topic, bindings))
+        await fan_out(owed, self._patience)

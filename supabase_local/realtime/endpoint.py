@@ -1,7 +1,7 @@
 """The websocket endpoint ``/realtime/v1/websocket``: authenticate, then pump frames both ways.
 
 Each connection runs a reader and a writer; the writer drains the connection's bounded outbox. When the
-outbox overflows (the client reads too slowly), only that connection is closed.
+outbox overflows (the client reads too slowly), only that connection is closed, with 1013.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class RealtimeEndpoint:
         finally:
             self.connections -= 1
             session.close()
+            session.outbox.close()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -51,9 +51,13 @@ class ChannelJoin:
     presence_key: str = ""
     presence_enabled: bool = False
 
+    def tagged(self, frame: Frame) -> Frame:
+        """``frame`` as this member receives it: with its join ref."""
+        return replace(frame, join_ref=self.join_ref)
+
     def deliver(self, frame: Frame) -> None:
         """Queue ``frame`` to this member's connection, tagged with its join ref."""
-        self.outbox.put(replace(frame, join_ref=self.join_ref))
+        self.outbox.put(self.tagged(frame))
 
 
 class Registry:
