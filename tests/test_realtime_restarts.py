@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,11 +14,10 @@ import pytest
 from psycopg import sql
 from supabase import AsyncClient, acreate_client
 
-from supabase_local import lifecycle, postgres
+from supabase_local import postgres
 from supabase_local.state import StackState, load_state
-from tests.conftest import running_stack
+from tests.conftest import run_cli, running_stack
 from tests.realtime_support import DEADLINE_SECONDS, Inbox, create_table, drop_table, record
-from tests.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -58,20 +55,13 @@ def insert(state: StackState, table: str, key: int) -> None:
 
 
 def restart_services(state: StackState) -> None:
-    """Stop the services process and start it again on the same port, as ``start`` does for a dead one.
-
-    (``python -m supabase_local start`` itself may move the gateway to another port when the old one still
-    has connections in TIME_WAIT; clients would then never find it again.)"""
+    """Stop the services process and let ``python -m supabase_local start`` bring it back on the same port."""
     services = psutil.Process(state.services_pid)
     services.send_signal(signal.SIGTERM)
     services.wait(DEADLINE_SECONDS)
-    log = (state.log_dir / "services.log").open("ab")
-    with log:
-        child = subprocess.Popen([sys.executable, "-m", "supabase_local.services", "--dir", state.root],
-                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    state.services_pid = child.pid
-    state.save()
-    eventually(lambda: lifecycle.status(state.root).running, timeout=30, what="services healthy again")
+    started = run_cli(Path(state.root), "start")
+    assert started.returncode == 0, started.stderr
+    assert current(Path(state.root)).gateway_port == state.gateway_port, "clients reconnect to the same URL"
 
 
 class States:
