@@ -7,7 +7,16 @@ supabase-py and, for provisioning and inspection, psycopg.
 from __future__ import annotations
 
 from jobqueue.job import Job
-from jobqueue.jobs import JobTimeout, enqueue_job, get_job_status, wait_for_job_completion
+from jobqueue.jobs import (
+    JobRejected,
+    JobTimeout,
+    QueueFull,
+    cancel_job,
+    enqueue_job,
+    get_job_status,
+    job_stats,
+    wait_for_job_completion,
+)
 from jobqueue.logs import configure_default_logging
 from jobqueue.provision import ProvisionError, ProvisionReport, provision
 from jobqueue.settings import Settings, SettingsError, load_settings
@@ -18,14 +27,18 @@ configure_default_logging()
 
 __all__ = [
     "Job",
+    "JobRejected",
     "JobTimeout",
     "ProvisionError",
     "ProvisionReport",
+    "QueueFull",
     "Settings",
     "SettingsError",
+    "cancel_job",
     "enqueue_job",
     "ensure_stack",
     "get_job_status",
+    "job_stats",
     "load_settings",
     "provision",
     "wait_for_job_completion",

@@ -11,8 +11,9 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-TERMINAL_STATUSES = frozenset({"completed", "failed"})
-_TIMESTAMPS = ("created_at", "started_at", "completed_at", "updated_at")
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+ACTIVE_STATUSES = frozenset({"pending", "processing"})
+_TIMESTAMPS = ("created_at", "started_at", "completed_at", "updated_at", "run_after", "cancelled_at")
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -31,19 +32,30 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 @dataclass(frozen=True)
 class Job:
-    """One job: its identity, state, result and the times it moved through the pipeline."""
+    """One job: its identity, type, input and output, state, progress and the times it moved through the pipeline."""
 
     job_id: str
     task_name: str
     status: str
     id: str | None = None
+    job_type: str = "echo"
+    payload: dict[str, Any] | None = None
     result: str | None = None
+    output: Any = None
     error: str | None = None
     attempts: int = 0
+    max_attempts: int | None = None
+    priority: int = 0
+    timeout_seconds: int | None = None
+    idempotency_key: str | None = None
+    progress: int = 0
+    progress_message: str | None = None
     msg_id: int | None = None
     created_at: datetime | None = None
+    run_after: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
     updated_at: datetime | None = None
 
     @classmethod
@@ -58,20 +70,21 @@ class Job:
                 values[key] = str(values[key])
         for key in _TIMESTAMPS:
             values[key] = parse_timestamp(values.get(key))
-        values["attempts"] = int(values.get("attempts") or 0)
+        for key in ("attempts", "priority", "progress"):
+            values[key] = int(values.get(key) or 0)
         values.setdefault("task_name", "")
         values.setdefault("status", "pending")
         return cls(**values)
 
     @property
     def finished(self) -> bool:
-        """True once the job is completed or failed; neither changes again on its own."""
+        """True once the job is completed, failed or cancelled; none changes again on its own."""
         return self.status in TERMINAL_STATUSES
 
     @property
     def waiting_seconds(self) -> float | None:
-        """Time in the queue: created until a worker started it."""
-        return _seconds(self.created_at, self.started_at)
+        """Time in the queue: created (or, for a delayed job, due) until a worker started it."""
+        return _seconds(self.run_after or self.created_at, self.started_at)
 
     @property
     def running_seconds(self) -> float | None:

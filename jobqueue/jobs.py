@@ -1,81 +1,72 @@
-"""The client API for scripts: enqueue a job, read its status, wait for it to finish (seed-style names).
+"""The jobs API for scripts (seed-style names): enqueue a job, read its status, wait for it, cancel it, stats.
 
-It talks to Supabase through supabase-py with the anon key, exactly as a browser or notebook user would:
-``submit_job`` is the only write anon may make, and ``job_results`` is readable by everyone.
+Each call runs the async API (``jobqueue.jobs_async``) on a private event loop in a short-lived thread, so it
+works the same from a script and from inside a running notebook kernel; waiting uses Realtime, as there.
 """
 
 from __future__ import annotations
 
-import time
-from functools import lru_cache
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 from uuid import UUID
 
-import structlog
-from postgrest.exceptions import APIError
-from supabase import Client, create_client
+from supabase import AsyncClient
 
+from jobqueue import jobs_async
 from jobqueue.job import Job
-from jobqueue.settings import Settings, load_settings
+from jobqueue.job_requests import JobRejected, QueueFull, Seconds
+from jobqueue.jobs_async import JobTimeout
+from jobqueue.settings import Settings
 
-log = structlog.get_logger(__name__)
+__all__ = ["Job", "JobRejected", "JobTimeout", "QueueFull", "cancel_job", "enqueue_job", "get_job_status",
+           "job_stats", "wait_for_job_completion"]
 
-INVALID_ARGUMENT = "22023"
-
-
-class InvalidTaskName(ValueError):
-    """The database refused the job name; the message says why."""
-
-
-class JobTimeout(TimeoutError):
-    """The job did not finish within the time allowed; ``job`` holds its last known state."""
-
-    def __init__(self, message: str, job: Job | None) -> None:
-        super().__init__(message)
-        self.job = job
+T = TypeVar("T")
+ClientFactory = Callable[[Settings | None], Awaitable[AsyncClient]]
 
 
-@lru_cache(maxsize=8)
-def _client(url: str, key: str) -> Client:
-    return create_client(url, key)
+def _run(make_client: ClientFactory, settings: Settings | None, call: Callable[[AsyncClient], Awaitable[T]]) -> T:
+    async def with_client() -> T:
+        client = await make_client(settings)
+        try:
+            return await call(client)
+        finally:
+            await client.postgrest.aclose()
+            await client.realtime.close()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobqueue-api") as pool:
+        return pool.submit(asyncio.run, with_client()).result()
 
 
-def anon_client(settings: Settings | None = None) -> Client:
-    """A supabase-py client with the anon key (cached per project)."""
-    chosen = settings or load_settings()
-    return _client(chosen.supabase_url, chosen.anon_key)
-
-
-def enqueue_job(task_name: str, settings: Settings | None = None) -> Job:
-    """Submit a job through ``submit_job``: its pending row and its queue message are written together."""
-    try:
-        response = anon_client(settings).rpc("submit_job", {"task_name": task_name}).execute()
-    except APIError as err:
-        if err.code == INVALID_ARGUMENT:
-            raise InvalidTaskName(err.message) from err
-        raise
-    row = response.data[0] if isinstance(response.data, list) else response.data
-    job = Job.from_row(row)
-    log.info("jobs.enqueued", job_id=job.job_id, task_name=job.task_name)
-    return job
+def enqueue_job(job_type: str, payload: Mapping[str, Any] | None = None, *, task_name: str | None = None,
+                priority: int | None = None, delay: Seconds | None = None, max_attempts: int | None = None,
+                timeout: Seconds | None = None, idempotency_key: str | None = None,
+                settings: Settings | None = None) -> Job:
+    """Submit a job (the seed's ``enqueueJob(type, inputData, options)``); ``JobRejected`` says what was refused."""
+    return _run(jobs_async.anon_client, settings, lambda client: jobs_async.enqueue_job(
+        client, job_type, payload, task_name=task_name, priority=priority, delay=delay, max_attempts=max_attempts,
+        timeout=timeout, idempotency_key=idempotency_key))
 
 
 def get_job_status(job_id: str | UUID, settings: Settings | None = None) -> Job | None:
     """The job's current row, or None when no such job exists."""
-    response = (anon_client(settings).table("job_results").select("*").eq("job_id", str(job_id))
-                .limit(1).execute())
-    return Job.from_row(response.data[0]) if response.data else None
+    return _run(jobs_async.anon_client, settings, lambda client: jobs_async.get_job_status(client, job_id))
 
 
-def wait_for_job_completion(job_id: str | UUID, timeout: float = 60.0, poll_interval: float = 0.5,
+def wait_for_job_completion(job_id: str | UUID, timeout: float = 60.0, poll_interval: float = 1.0,
                             settings: Settings | None = None) -> Job:
-    """Poll until the job is completed or failed; JobTimeout when ``timeout`` seconds pass first."""
-    deadline = time.monotonic() + timeout
-    job = get_job_status(job_id, settings)
-    while job is None or not job.finished:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            state = job.status if job else "not found"
-            raise JobTimeout(f"job {job_id} did not finish within {timeout:g} s (last status: {state})", job)
-        time.sleep(min(poll_interval, remaining))
-        job = get_job_status(job_id, settings)
-    return job
+    """Block until the job is completed, failed or cancelled (pushed by Realtime); ``JobTimeout`` after ``timeout``."""
+    return _run(jobs_async.anon_client, settings, lambda client: jobs_async.wait_for_job_completion(
+        client, job_id, timeout, poll_interval))
+
+
+def cancel_job(job_id: str | UUID, settings: Settings | None = None) -> Job:
+    """Cancel a job as the operator (service role): pending ends at once, running is stopped by its worker."""
+    return _run(jobs_async.service_client, settings, lambda client: jobs_async.cancel_job(client, job_id))
+
+
+def job_stats(settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Per job type and status: counts, p50/p95 wait and run seconds, failures and retries."""
+    return _run(jobs_async.anon_client, settings, jobs_async.job_stats)

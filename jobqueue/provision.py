@@ -16,9 +16,11 @@ from pathlib import Path
 
 import psycopg
 import structlog
+from psycopg.types.json import Jsonb
 
 from jobqueue import queries
 from jobqueue.settings import PROJECT_ROOT, Settings, webhook_key
+from worker.tasks import default_registry
 
 log = structlog.get_logger(__name__)
 
@@ -50,11 +52,13 @@ class ProvisionReport:
     reapplied: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     settings_changed: list[str] = field(default_factory=list)
+    job_types_changed: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line a person can read."""
         parts = [f"{len(self.applied)} applied", f"{len(self.reapplied)} re-applied (changed)",
-                 f"{len(self.unchanged)} unchanged", f"settings changed: {', '.join(self.settings_changed) or 'none'}"]
+                 f"{len(self.unchanged)} unchanged", f"settings changed: {', '.join(self.settings_changed) or 'none'}",
+                 f"job types changed: {', '.join(self.job_types_changed) or 'none'}"]
         return "; ".join(parts)
 
 
@@ -90,6 +94,17 @@ def _write_settings(conn: psycopg.Connection, settings: Settings) -> list[str]:
     return changed
 
 
+def _write_job_types(conn: psycopg.Connection) -> list[str]:
+    """Write ``job_types`` from the worker's task registry: one row per task, its defaults and payload schema."""
+    changed = []
+    with conn.transaction():
+        for row in default_registry().job_type_rows():
+            values = {**row, "payload_schema": Jsonb(row["payload_schema"])}
+            if conn.execute(queries.UPSERT_JOB_TYPE, values).fetchone():
+                changed.append(row["name"])
+    return changed
+
+
 def provision(settings: Settings, directory: Path = SQL_DIR) -> ProvisionReport:
     """Bring the database to the schema in ``directory`` and store the webhook settings; safe to re-run."""
     report = ProvisionReport()
@@ -108,8 +123,10 @@ def provision(settings: Settings, directory: Path = SQL_DIR) -> ProvisionReport:
                 log.info("provision.applied", migration=migration.name)
             conn.execute(queries.REVOKE_PLATFORM_ACCESS)
             report.settings_changed = _write_settings(conn, settings)
+            report.job_types_changed = _write_job_types(conn)
         finally:
             conn.execute(queries.PROVISION_UNLOCK)
     log.info("provision.done", applied=len(report.applied), reapplied=len(report.reapplied),
-             unchanged=len(report.unchanged), settings_changed=report.settings_changed)
+             unchanged=len(report.unchanged), settings_changed=report.settings_changed,
+             job_types_changed=report.job_types_changed)
     return report

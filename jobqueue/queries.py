@@ -24,6 +24,18 @@ on conflict (filename) do update set checksum = excluded.checksum, applied_at = 
 
 REVOKE_PLATFORM_ACCESS = "select jobqueue_private.revoke_platform_access()"
 
+UPSERT_JOB_TYPE = """
+insert into public.job_types as t (name, description, priority, max_attempts, timeout_seconds, payload_schema)
+values (%(name)s, %(description)s, %(priority)s, %(max_attempts)s, %(timeout_seconds)s, %(payload_schema)s)
+on conflict (name) do update
+set description = excluded.description, priority = excluded.priority, max_attempts = excluded.max_attempts,
+    timeout_seconds = excluded.timeout_seconds, payload_schema = excluded.payload_schema, updated_at = now()
+where (t.description, t.priority, t.max_attempts, t.timeout_seconds, t.payload_schema)
+      is distinct from (excluded.description, excluded.priority, excluded.max_attempts, excluded.timeout_seconds,
+                        excluded.payload_schema)
+returning t.name
+"""
+
 WRITE_SETTING = """
 insert into jobqueue_private.settings as s (key, value) values (%(key)s, %(value)s)
 on conflict (key) do update set value = excluded.value, updated_at = now()

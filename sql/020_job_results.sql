@@ -21,17 +21,18 @@ create table if not exists public.job_results (
 create index if not exists job_results_created_at_idx on public.job_results (created_at desc);
 create index if not exists job_results_status_created_at_idx on public.job_results (status, created_at desc);
 
--- completed and failed are terminal: a finished row never changes again, except that a failed job may be
--- sent back to pending by retry_failed_jobs(). updated_at follows every change.
+-- completed, failed and cancelled are terminal: a finished row never changes again, except that a failed job
+-- may be sent back to pending by retry_failed_jobs(). updated_at follows every change.
 create or replace function jobqueue_private.job_results_guard()
 returns trigger
 language plpgsql
 set search_path = ''
 as $$
 begin
-  if old.status = 'completed' or (old.status = 'failed' and new.status <> 'pending') then
+  if old.status in ('completed', 'cancelled') or (old.status = 'failed' and new.status <> 'pending') then
     raise exception 'job % is % and cannot change', old.job_id, old.status
-      using errcode = '55000', hint = 'completed and failed are final; use retry_failed_jobs() for failed jobs';
+      using errcode = '55000',
+            hint = 'completed, failed and cancelled are final; use retry_failed_jobs() for failed jobs';
   end if;
   new.updated_at := now();
   return new;

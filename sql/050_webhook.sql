@@ -25,9 +25,28 @@ begin
 end
 $$;
 
--- Send one message to the worker and log the delivery; both the insert trigger and the sweeper call it.
+-- How far ahead of its start time a delayed (or backed-off) message is sent: the worker holds it and claims it
+-- when it comes due, so it starts on time although the sweeper runs only every 10 seconds.
+insert into jobqueue_private.settings (key, value) values ('deliver_ahead_seconds', '15') on conflict (key) do nothing;
+
+create or replace function jobqueue_private.deliver_ahead()
+returns interval
+language sql
+stable
+set search_path = ''
+as $$
+  select make_interval(secs => coalesce(jobqueue_private.setting('deliver_ahead_seconds')::integer, 15))
+$$;
+
+-- Send one message to the worker and log the delivery; both the insert trigger and the sweeper call it. The
+-- body names the job and, for a message not yet visible, the time it may be claimed (run_after).
 -- Returns the pg_net request id, or null when no worker URL is configured (then only pull mode serves).
-create or replace function jobqueue_private.deliver(msg_id bigint, message jsonb)
+-- Which visibility window a delivery was for: a message whose vt moved since (a lease, a retry's back-off) is
+-- due a new delivery when that window opens; one delivered for its current window is not sent again early.
+alter table jobqueue_private.deliveries add column if not exists visible_at timestamptz;
+
+drop function if exists jobqueue_private.deliver(bigint, jsonb);
+create or replace function jobqueue_private.deliver(msg_id bigint, message jsonb, visible_at timestamptz)
 returns bigint
 language plpgsql
 security definer
@@ -37,7 +56,11 @@ declare
   worker_url text := jobqueue_private.setting('worker_url');
   secret text := jobqueue_private.setting('webhook_secret');
   body jsonb := jsonb_build_object('msg_id', msg_id, 'job_id', message -> 'job_id',
-                                   'task_name', message -> 'task_name');
+                                   'task_name', message -> 'task_name',
+                                   'job_type', coalesce(message -> 'job_type', '"echo"'),
+                                   'priority', coalesce(message -> 'priority', '0'))
+                || case when visible_at > clock_timestamp() then jsonb_build_object('run_after', visible_at)
+                        else '{}' end;
   webhook_id text := format('msg_%s_%s', msg_id, replace(gen_random_uuid()::text, '-', ''));
   webhook_timestamp text := floor(extract(epoch from clock_timestamp()))::bigint::text;
   signature text;
@@ -55,16 +78,17 @@ begin
     headers => jsonb_build_object('Content-Type', 'application/json', 'webhook-id', webhook_id,
                                   'webhook-timestamp', webhook_timestamp, 'webhook-signature', signature),
     timeout_milliseconds => coalesce(jobqueue_private.setting('webhook_timeout_ms')::integer, 5000));
-  insert into jobqueue_private.deliveries as d (msg_id, job_id, last_delivered_at, last_request_id)
-  values (deliver.msg_id, (message ->> 'job_id')::uuid, clock_timestamp(), request_id)
+  insert into jobqueue_private.deliveries as d (msg_id, job_id, last_delivered_at, last_request_id, visible_at)
+  values (deliver.msg_id, (message ->> 'job_id')::uuid, clock_timestamp(), request_id, deliver.visible_at)
   on conflict on constraint deliveries_pkey do update
     set deliveries = d.deliveries + 1, last_delivered_at = excluded.last_delivered_at,
-        last_request_id = excluded.last_request_id;
+        last_request_id = excluded.last_request_id, visible_at = excluded.visible_at;
   return request_id;
 end
 $$;
 
--- A message sent with a delay is not delivered now: the sweeper delivers it once it becomes visible.
+-- A message sent with a delay longer than deliver_ahead is not delivered now: the sweeper sends it when it is
+-- about to come due.
 create or replace function jobqueue_private.on_work_queue_insert()
 returns trigger
 language plpgsql
@@ -72,8 +96,8 @@ security definer
 set search_path = ''
 as $$
 begin
-  if new.vt <= clock_timestamp() then
-    perform jobqueue_private.deliver(new.msg_id, new.message);
+  if new.vt <= clock_timestamp() + jobqueue_private.deliver_ahead() then
+    perform jobqueue_private.deliver(new.msg_id, new.message, new.vt);
   end if;
   return null;
 end

@@ -9,8 +9,29 @@ language sql
 set search_path = ''
 as $$
   select * from public.job_results r
-  where r.job_id = lock_unfinished_job.job_id and r.status not in ('completed', 'failed')
+  where r.job_id = lock_unfinished_job.job_id and r.status not in ('completed', 'failed', 'cancelled')
   for update
+$$;
+
+-- The message a job needs in work_queue: its identity, type and priority (the sweeper and pull mode order by it).
+create or replace function jobqueue_private.job_message(job public.job_results)
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select jsonb_build_object('job_id', job.job_id, 'task_name', job.task_name, 'job_type', job.job_type,
+                            'priority', job.priority)
+$$;
+
+-- The job's attempt limit: its own, else the worker's (when it says), else the project's MAX_ATTEMPTS.
+create or replace function jobqueue_private.attempt_limit(job public.job_results, worker_limit integer)
+returns integer
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(job.max_attempts, worker_limit, jobqueue_private.max_attempts())
 $$;
 
 -- Move a job to the dead-letter queue and mark it failed (called with the job row locked).
@@ -21,9 +42,8 @@ security definer
 set search_path = ''
 as $$
 begin
-  perform pgmq.send('work_queue_dlq', jsonb_build_object(
-    'job_id', job.job_id, 'task_name', job.task_name, 'error', reason,
-    'attempts', job.attempts, 'msg_id', job.msg_id));
+  perform pgmq.send('work_queue_dlq', jobqueue_private.job_message(job) || jsonb_build_object(
+    'error', reason, 'attempts', job.attempts, 'msg_id', job.msg_id));
   if job.msg_id is not null then
     perform pgmq.delete('work_queue', job.msg_id);
     delete from jobqueue_private.deliveries d where d.msg_id = job.msg_id;
@@ -31,6 +51,26 @@ begin
   return query
     update public.job_results r
     set status = 'failed', error = reason, completed_at = now()
+    where r.job_id = job.job_id
+    returning r.*;
+end
+$$;
+
+-- End a job as cancelled (called with the job row locked): its message leaves the queue for the archive.
+create or replace function jobqueue_private.finish_cancelled(job public.job_results)
+returns setof public.job_results
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if job.msg_id is not null then
+    perform pgmq.archive('work_queue', job.msg_id);
+    delete from jobqueue_private.deliveries d where d.msg_id = job.msg_id;
+  end if;
+  return query
+    update public.job_results r
+    set status = 'cancelled', cancelled_at = coalesce(r.cancelled_at, now()), completed_at = now()
     where r.job_id = job.job_id
     returning r.*;
 end
@@ -50,9 +90,13 @@ begin
   if job.id is null then
     return;
   end if;
+  if job.cancelled_at is not null then
+    perform jobqueue_private.finish_cancelled(job);
+    return;
+  end if;
+  -- Only columns every pgmq release has (msg_id, read_ct, enqueued_at, vt, message) are touched.
   update pgmq.q_work_queue q
-  set vt = clock_timestamp() + make_interval(secs => greatest(lease_seconds, 1)),
-      read_ct = q.read_ct + 1, last_read_at = clock_timestamp()
+  set vt = clock_timestamp() + make_interval(secs => greatest(lease_seconds, 1)), read_ct = q.read_ct + 1
   where q.msg_id = mark_job_processing.msg_id
     and q.vt <= clock_timestamp()
     and q.message ->> 'job_id' = mark_job_processing.job_id::text;
@@ -61,8 +105,8 @@ begin
   end if;
   return query
     update public.job_results r
-    set status = 'processing', attempts = r.attempts + 1, started_at = now(),
-        msg_id = mark_job_processing.msg_id
+    set status = 'processing', attempts = r.attempts + 1, started_at = now(), progress = 0,
+        progress_message = null, msg_id = mark_job_processing.msg_id
     where r.job_id = mark_job_processing.job_id
     returning r.*;
 end
@@ -85,7 +129,8 @@ begin
 end
 $$;
 
-create or replace function public.mark_job_completed(job_id uuid, result text)
+drop function if exists public.mark_job_completed(uuid, text);
+create or replace function public.mark_job_completed(job_id uuid, result text, output jsonb default null)
 returns setof public.job_results
 language plpgsql
 security definer
@@ -99,20 +144,27 @@ begin
   if job.id is null then
     return;
   end if;
+  -- A job the operator cancelled ends cancelled even when its task got to the end first.
+  if job.cancelled_at is not null then
+    return query select * from jobqueue_private.finish_cancelled(job);
+    return;
+  end if;
   if job.msg_id is not null then
     perform pgmq.archive('work_queue', job.msg_id);
     delete from jobqueue_private.deliveries d where d.msg_id = job.msg_id;
   end if;
   return query
     update public.job_results r
-    set status = 'completed', result = mark_job_completed.result, error = null, completed_at = now()
+    set status = 'completed', result = mark_job_completed.result, output = mark_job_completed.output,
+        error = null, progress = 100, completed_at = now()
     where r.job_id = mark_job_completed.job_id
     returning r.*;
 end
 $$;
 
+drop function if exists public.mark_job_failed(uuid, text, integer, integer);
 create or replace function public.mark_job_failed(job_id uuid, error text, retry_in_seconds integer default 0,
-                                                  max_attempts integer default null)
+                                                  max_attempts integer default null, permanent boolean default false)
 returns setof public.job_results
 language plpgsql
 security definer
@@ -121,34 +173,124 @@ as $$
 #variable_conflict use_column
 declare
   job public.job_results;
-  attempt_limit integer := coalesce(mark_job_failed.max_attempts, jobqueue_private.max_attempts());
   delay integer := greatest(coalesce(retry_in_seconds, 0), 0);
   new_msg_id bigint;
+  message record;
 begin
   job := jobqueue_private.lock_unfinished_job(mark_job_failed.job_id);
   if job.id is null then
     return;
   end if;
-  if job.attempts >= attempt_limit then
+  if job.cancelled_at is not null then
+    return query select * from jobqueue_private.finish_cancelled(job);
+    return;
+  end if;
+  if permanent or job.attempts >= jobqueue_private.attempt_limit(job, mark_job_failed.max_attempts) then
     return query select * from jobqueue_private.dead_letter(job, mark_job_failed.error);
     return;
   end if;
-  -- Retry: the same message becomes visible again after the backoff and is delivered again then.
-  -- Should the message be gone, a new one takes its place, so the job cannot be lost.
-  perform 1 from pgmq.set_vt('work_queue', job.msg_id, delay);
+  -- Retry: the same message becomes visible again after the back-off. Should the message be gone, a new one
+  -- takes its place, so the job cannot be lost. A short back-off is delivered now, for the worker to hold
+  -- until the message is visible, so the retry starts on time.
+  select * into message from pgmq.set_vt('work_queue', job.msg_id, delay);
   if not found then
-    select * into new_msg_id from pgmq.send('work_queue',
-      jsonb_build_object('job_id', job.job_id, 'task_name', job.task_name), delay);
+    select * into new_msg_id from pgmq.send('work_queue', jobqueue_private.job_message(job), delay);
+    select * into message from pgmq.q_work_queue q where q.msg_id = new_msg_id;
+  end if;
+  if make_interval(secs => delay) <= jobqueue_private.deliver_ahead() then
+    perform jobqueue_private.deliver(message.msg_id, message.message, message.vt);
   end if;
   return query
     update public.job_results r
-    set status = 'pending', error = mark_job_failed.error, msg_id = coalesce(new_msg_id, r.msg_id)
+    set status = 'pending', error = mark_job_failed.error, msg_id = message.msg_id
     where r.job_id = mark_job_failed.job_id
     returning r.*;
 end
 $$;
 
--- Pull mode, for a worker the database cannot reach: claim the oldest visible message.
+-- The operator's stop button. A pending job ends cancelled at once and its message leaves the queue; a running
+-- job is marked (cancelled_at) and its worker, which asks about its running jobs every half second, stops the
+-- task and ends it cancelled. A finished job is returned as it is.
+create or replace function public.cancel_job(job_id uuid)
+returns public.job_results
+language plpgsql
+security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  job public.job_results;
+begin
+  select * into job from public.job_results r where r.job_id = cancel_job.job_id for update;
+  if not found then
+    raise exception 'no job has job_id %', coalesce(cancel_job.job_id::text, 'null')
+      using errcode = '22023', detail = 'argument: job_id';
+  end if;
+  if job.status = 'pending' then
+    select * into job from jobqueue_private.finish_cancelled(job);
+  elsif job.status = 'processing' and job.cancelled_at is null then
+    update public.job_results r set cancelled_at = now() where r.job_id = cancel_job.job_id returning * into job;
+  end if;
+  return job;
+end
+$$;
+
+-- Which of a worker's running jobs the operator cancelled: one call covers all of them.
+create or replace function public.job_cancel_requests(job_ids uuid[])
+returns uuid[]
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(array_agg(r.job_id), '{}') from public.job_results r
+  where r.job_id = any(job_cancel_requests.job_ids) and r.status = 'processing' and r.cancelled_at is not null
+$$;
+
+-- The worker's answer to a cancel request: the task is stopped, the job ends cancelled.
+create or replace function public.mark_job_cancelled(job_id uuid)
+returns setof public.job_results
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  job public.job_results;
+begin
+  job := jobqueue_private.lock_unfinished_job(mark_job_cancelled.job_id);
+  if job.id is null or job.cancelled_at is null then
+    return;
+  end if;
+  return query select * from jobqueue_private.finish_cancelled(job);
+end
+$$;
+
+-- A running task's progress (0-100) and a short message. The worker sends a few per second per job at most
+-- and always the last one; an unchanged value writes nothing, so Realtime carries only real changes.
+create or replace function public.report_job_progress(job_id uuid, progress integer, message text default null)
+returns boolean
+language plpgsql
+security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+begin
+  perform jobqueue_private.checked_range('progress', coalesce(report_job_progress.progress, -1), 0, 100);
+  if char_length(report_job_progress.message) > 500 then
+    perform jobqueue_private.refuse('message', format('message is %s characters long; the limit is 500',
+                                                      char_length(report_job_progress.message)));
+  end if;
+  update public.job_results r
+  set progress = report_job_progress.progress, progress_message = report_job_progress.message
+  where r.job_id = report_job_progress.job_id and r.status = 'processing'
+    and (r.progress, r.progress_message) is distinct from (report_job_progress.progress, report_job_progress.message);
+  return found or exists (select from public.job_results r
+                          where r.job_id = report_job_progress.job_id and r.status = 'processing');
+end
+$$;
+
+-- Pull mode, for a worker the database cannot reach: claim the visible message of highest priority (oldest first
+-- among equals).
 create or replace function public.get_next_job(lease_seconds integer default 60)
 returns setof public.job_results
 language plpgsql
@@ -162,7 +304,7 @@ begin
     select q.msg_id, (q.message ->> 'job_id')::uuid as job_id
     from pgmq.q_work_queue q
     where q.vt <= clock_timestamp()
-    order by q.msg_id
+    order by coalesce((q.message ->> 'priority')::integer, 0) desc, q.msg_id
     limit 10
   loop
     return query select * from public.mark_job_processing(candidate.job_id, candidate.msg_id, lease_seconds);
@@ -173,7 +315,8 @@ begin
 end
 $$;
 
--- Dead letters back onto work_queue as fresh jobs: status pending, attempts reset, a new message.
+-- Dead letters back onto work_queue as fresh jobs: status pending, attempts reset, a new message. Should another
+-- live job have taken the idempotency key meanwhile, the revived job gives its key up.
 create or replace function public.retry_failed_jobs()
 returns integer
 language plpgsql
@@ -190,11 +333,14 @@ begin
     select * into job from public.job_results r
     where r.job_id = (letter.message ->> 'job_id')::uuid for update;
     if found and job.status = 'failed' then
-      select * into new_msg_id from pgmq.send('work_queue',
-        jsonb_build_object('job_id', job.job_id, 'task_name', job.task_name));
+      select * into new_msg_id from pgmq.send('work_queue', jobqueue_private.job_message(job));
       update public.job_results r
-      set status = 'pending', attempts = 0, error = null, result = null, started_at = null,
-          completed_at = null, msg_id = new_msg_id
+      set status = 'pending', attempts = 0, error = null, result = null, output = null, progress = 0,
+          progress_message = null, started_at = null, completed_at = null, msg_id = new_msg_id,
+          idempotency_key = case when exists (
+            select from public.job_results other
+            where other.job_type = r.job_type and other.idempotency_key = r.idempotency_key
+              and other.status in ('pending', 'processing', 'completed')) then null else r.idempotency_key end
       where r.job_id = job.job_id;
       retried := retried + 1;
     end if;
@@ -222,7 +368,7 @@ begin
   cutoff := now() - make_interval(days => keep_days);
   with gone as (
     delete from public.job_results r
-    where r.status in ('completed', 'failed') and coalesce(r.completed_at, r.updated_at) < cutoff
+    where r.status in ('completed', 'failed', 'cancelled') and coalesce(r.completed_at, r.updated_at) < cutoff
     returning r.job_id
   ), letters as (
     delete from pgmq.q_work_queue_dlq l using gone where (l.message ->> 'job_id')::uuid = gone.job_id
@@ -235,18 +381,20 @@ begin
 end
 $$;
 
-revoke all on function public.mark_job_processing(uuid, bigint, integer) from public, anon, authenticated;
-revoke all on function public.extend_job_lease(uuid, integer) from public, anon, authenticated;
-revoke all on function public.mark_job_completed(uuid, text) from public, anon, authenticated;
-revoke all on function public.mark_job_failed(uuid, text, integer, integer) from public, anon, authenticated;
-revoke all on function public.get_next_job(integer) from public, anon, authenticated;
-revoke all on function public.retry_failed_jobs() from public, anon, authenticated;
-revoke all on function public.cleanup_old_jobs(integer) from public, anon, authenticated;
-grant execute on function public.mark_job_processing(uuid, bigint, integer) to service_role;
-grant execute on function public.extend_job_lease(uuid, integer) to service_role;
-grant execute on function public.mark_job_completed(uuid, text) to service_role;
-grant execute on function public.mark_job_failed(uuid, text, integer, integer) to service_role;
-grant execute on function public.get_next_job(integer) to service_role;
-grant execute on function public.retry_failed_jobs() to service_role;
-grant execute on function public.cleanup_old_jobs(integer) to service_role;
+-- Only the worker and the operator (service_role) may call these.
+do $$
+declare
+  signature text;
+begin
+  foreach signature in array array[
+    'public.mark_job_processing(uuid, bigint, integer)', 'public.extend_job_lease(uuid, integer)',
+    'public.mark_job_completed(uuid, text, jsonb)', 'public.mark_job_failed(uuid, text, integer, integer, boolean)',
+    'public.cancel_job(uuid)', 'public.job_cancel_requests(uuid[])', 'public.mark_job_cancelled(uuid)',
+    'public.report_job_progress(uuid, integer, text)', 'public.get_next_job(integer)',
+    'public.retry_failed_jobs()', 'public.cleanup_old_jobs(integer)'] loop
+    execute format('revoke all on function %s from public, anon, authenticated', signature);
+    execute format('grant execute on function %s to service_role', signature);
+  end loop;
+end
+$$;
 revoke all on all functions in schema jobqueue_private from public, anon, authenticated;

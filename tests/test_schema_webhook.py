@@ -65,13 +65,14 @@ def test_submit_queues_a_signed_webhook(db, provisioned):
         job = submit(db, "signed délivery")
         request = call(db, DELIVERY, {"m": job["msg_id"]})[0]
         body_text = call(db, "select jsonb_build_object('msg_id', %(m)s::bigint, 'job_id', %(j)s::uuid, "
-                             "'task_name', %(t)s::text)::text as t",
+                             "'task_name', %(t)s::text, 'job_type', 'echo', 'priority', 0)::text as t",
                          {"m": job["msg_id"], "j": job["job_id"], "t": "signed délivery"})[0]["t"]
         worker_url = call(db, "select jobqueue_private.setting('worker_url') as url")[0]["url"]
     body = bytes(request["body"])
     assert (request["method"], request["url"]) == ("POST", worker_url)
     assert body == body_text.encode()
-    assert json.loads(body) == {"msg_id": job["msg_id"], "job_id": str(job["job_id"]), "task_name": "signed délivery"}
+    assert json.loads(body) == {"msg_id": job["msg_id"], "job_id": str(job["job_id"]), "task_name": "signed délivery",
+                                "job_type": "echo", "priority": 0}
     headers = request["headers"]
     assert headers["Content-Type"] == "application/json"
     assert headers["webhook-id"].startswith(f"msg_{job['msg_id']}_")
@@ -179,6 +180,7 @@ def test_webhook_arrives_signed_at_the_worker_url(db, receiver):
     path, headers, body = received.get(timeout=30)
     headers = {key.lower(): value for key, value in headers.items()}
     assert path == "/hooks/work-queue"
-    assert json.loads(body) == {"msg_id": job["msg_id"], "job_id": str(job["job_id"]), "task_name": "over the wire"}
+    assert json.loads(body) == {"msg_id": job["msg_id"], "job_id": str(job["job_id"]), "task_name": "over the wire",
+                                "job_type": "echo", "priority": 0}
     assert headers["webhook-signature"] == signature(settings, headers["webhook-id"], headers["webhook-timestamp"],
                                                      body)

@@ -127,7 +127,8 @@ def test_retry_failed_jobs_puts_dead_letters_back(db):
     assert (row["status"], row["attempts"], row["error"]) == ("pending", 0, None)
     assert row["msg_id"] != job["msg_id"]
     fresh = message(db, "work_queue", row["msg_id"])
-    assert fresh["message"] == {"job_id": str(job["job_id"]), "task_name": "second chance"}
+    assert fresh["message"] == {"job_id": str(job["job_id"]), "task_name": "second chance", "job_type": "echo",
+                                "priority": 0}
     left = call(db, "select count(*) as n from pgmq.q_work_queue_dlq where message->>'job_id' = %(j)s",
                 {"j": str(job["job_id"])})
     assert left[0]["n"] == 0

@@ -25,7 +25,7 @@ def test_good_name_writes_a_pending_row_and_queues_the_message(anon, db, name):
     row = submit(anon, name)
     assert (row["task_name"], row["status"], row["attempts"]) == (name, "pending", 0)
     queued = message(db, "work_queue", row["msg_id"])
-    assert queued["message"] == {"job_id": row["job_id"], "task_name": name}
+    assert queued["message"] == {"job_id": row["job_id"], "task_name": name, "job_type": "echo", "priority": 0}
     stored = call(db, "select task_name, status from job_results where job_id = %(j)s", {"j": row["job_id"]})
     assert stored == [{"task_name": name, "status": "pending"}]
 

@@ -48,8 +48,10 @@ class FakeRpc:
                 return []
             row = self.queue.pop(0)
             return [self._claim(row["job_id"], row["msg_id"], row["task_name"])]
-        if name == "extend_job_lease":
+        if name in ("extend_job_lease", "report_job_progress"):
             return True
+        if name == "job_cancel_requests":
+            return []
         self.active -= 1
         if name == "mark_job_completed":
             return [{"job_id": args["job_id"], "status": "completed"}]

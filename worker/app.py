@@ -18,7 +18,8 @@ from starlette.routing import Route
 from worker.config import WorkerConfig
 from worker.intake import BadDelivery, parse_delivery
 from worker.pull import pull_loop
-from worker.runner import RpcClient, Runner
+from worker.rpc import RpcClient
+from worker.runner import Runner
 from worker.signature import ReplayGuard, SignatureError, verify
 
 log = structlog.get_logger(__name__)
@@ -114,6 +115,7 @@ class Worker:
         self.runner = Runner(self.config, rpc)
         stop = asyncio.Event()
         puller = asyncio.create_task(pull_loop(self.config, self.runner, stop, self.forced_pull))
+        watcher = asyncio.create_task(self.runner.watch_cancellations(stop))
         log.info("worker.started", concurrency=self.config.concurrency, pull=self.forced_pull)
         try:
             yield
@@ -123,6 +125,9 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await puller
             await self.runner.drain(self.config.grace_seconds)
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             await rpc.close()
             log.info("worker.stopped")
 

@@ -43,6 +43,8 @@ class WorkerConfig:
     pull_idle_seconds: float = 30.0
     pull_interval_seconds: float = 5.0
     grace_seconds: float = 30.0
+    cancel_poll_seconds: float = 0.5
+    progress_interval_seconds: float = 0.25
     tolerance_seconds: int = 300
     max_body_bytes: int = 64 * 1024
 
@@ -117,6 +119,8 @@ def config_from_env(env: Mapping[str, str], concurrency: int | None = None) -> W
         pull_idle_seconds=_number(env, "WORKER_PULL_IDLE_SECONDS", float, 30.0, 0.0),
         pull_interval_seconds=_number(env, "WORKER_PULL_INTERVAL_SECONDS", float, 5.0, 0.05),
         grace_seconds=_number(env, "WORKER_GRACE_SECONDS", float, 30.0, 0.0),
+        cancel_poll_seconds=_number(env, "WORKER_CANCEL_POLL_SECONDS", float, 0.5, 0.05),
+        progress_interval_seconds=_number(env, "WORKER_PROGRESS_INTERVAL_SECONDS", float, 0.25, 0.0),
     )
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from datetime import datetime
 from typing import Any
 
 from worker.runner import Delivery
 
 MAX_TASK_NAME = 1000
+JOB_TYPE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 class BadDelivery(ValueError):
@@ -22,7 +25,7 @@ def _field(body: dict[str, Any], name: str) -> Any:
 
 
 def parse_delivery(raw: bytes, webhook_id: str) -> Delivery:
-    """Validate ``{"msg_id": int, "job_id": uuid, "task_name": str}`` and build the delivery."""
+    """Validate ``{"msg_id", "job_id", "task_name"[, "job_type", "priority", "run_after"]}``; build the delivery."""
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -40,4 +43,24 @@ def parse_delivery(raw: bytes, webhook_id: str) -> Delivery:
     task_name = _field(body, "task_name")
     if not isinstance(task_name, str) or not task_name or len(task_name) > MAX_TASK_NAME:
         raise BadDelivery(f"task_name must be a non-empty string of at most {MAX_TASK_NAME} characters")
-    return Delivery(msg_id=msg_id, job_id=job_id, task_name=task_name, webhook_id=webhook_id)
+    job_type = body.get("job_type", "echo")
+    if not isinstance(job_type, str) or not JOB_TYPE.fullmatch(job_type):
+        raise BadDelivery("job_type must be a job type name (lower case letters, digits and _)")
+    priority = body.get("priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int) or not -100 <= priority <= 100:
+        raise BadDelivery("priority must be an integer from -100 to 100")
+    return Delivery(msg_id=msg_id, job_id=job_id, task_name=task_name, webhook_id=webhook_id, job_type=job_type,
+                    priority=priority, run_after=_run_after(body.get("run_after")))
+
+
+def _run_after(value: Any) -> float | None:
+    """The unix time a delayed job may be claimed, from the body's ISO 8601 timestamp (absent: now)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError as err:
+        raise BadDelivery("run_after must be an ISO 8601 timestamp") from err
+    if moment.tzinfo is None:
+        raise BadDelivery("run_after must carry a time zone")
+    return moment.timestamp()

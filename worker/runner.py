@@ -1,8 +1,10 @@
-"""Runs deliveries in the background: claim the lease, do the task, report the outcome, all under a bound.
+"""Runs deliveries in the background: claim the lease, run the job's task, report the outcome, all under a bound.
 
 Delivery is at least once; the database makes the effect exactly once (``mark_job_processing`` refuses a
 second claim, ``mark_job_completed`` is terminal). The runner adds what only a process can: a concurrency
-bound, lease extension while a task runs, retry delays with jitter, and a drain on shutdown.
+bound served highest priority first, holding a delayed delivery until it comes due, the task's timeout, an
+operator's cancel, coalesced progress, lease extension while a task runs, retry delays with jitter, and a drain
+on shutdown.
 """
 
 from __future__ import annotations
@@ -11,66 +13,87 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from worker.backoff import retry_delay
+from worker.claim import ClaimedJob
 from worker.config import WorkerConfig
+from worker.progress import ProgressReporter
+from worker.rpc import Rpc
 from worker.runs import Run, RunLog, now_iso
-from worker.task import run_task
+from worker.slots import PrioritySlots
+from worker.tasks import PayloadInvalid, TaskContext, TaskRegistry, TaskResult, default_registry
 
 log = structlog.get_logger(__name__)
 
-Rpc = Callable[[str, dict[str, Any]], Awaitable[Any]]
+PULL_PRIORITY = float("-inf")  # a pulled job takes a slot only when no delivery is waiting for one
+DUE_MARGIN_SECONDS = 0.02  # claim just after run_after, never a hair before the message is visible
 
 
-class RpcClient(Protocol):
-    """An RPC caller that holds connections: ``await rpc(name, args)``, then ``await rpc.close()``."""
+class JobCancelled(Exception):
+    """The operator cancelled the job and its task has stopped."""
 
-    async def __call__(self, name: str, args: dict[str, Any]) -> Any: ...
 
-    async def close(self) -> None: ...
+class JobFailure(Exception):
+    """An attempt failed; ``permanent`` failures are dead-lettered at once (a payload that can never fit)."""
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """A validated webhook body: which message announces which job."""
+    """A validated webhook body: which message announces which job, and when it may be claimed."""
 
     msg_id: int
     job_id: str
     task_name: str
     webhook_id: str
+    job_type: str = "echo"
+    priority: int = 0
+    run_after: float | None = None  # unix time; None means now
     received_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class _Execution:
+    """A task running now, and whether the operator asked it to stop."""
+
+    task: asyncio.Task[TaskResult]
+    cancel_requested: bool = False
 
 
 class Runner:
     """Owns the background tasks of one worker process and the record of what they did."""
 
     def __init__(self, config: WorkerConfig, rpc: Rpc, runs: RunLog | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, registry: TaskRegistry | None = None) -> None:
         self._config = config
         self._rpc = rpc
         self.runs = runs or RunLog()
         self._rng = rng or random.Random()
-        self._slots = asyncio.Semaphore(config.concurrency)
+        self._registry = registry or default_registry()
+        self._slots = PrioritySlots(config.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._job_ids: set[str] = set()
-        self._running = 0
+        self._executions: dict[str, _Execution] = {}
         self.accepting = True
         self.last_delivery = time.monotonic()
 
     @property
     def in_flight(self) -> int:
-        """Jobs this process holds: running or waiting for a slot."""
+        """Jobs this process holds: running, waiting for a slot, or held until they come due."""
         return len(self._tasks)
 
     @property
     def running(self) -> int:
         """Jobs whose task is executing now."""
-        return self._running
+        return len(self._executions)
 
     def submit(self, delivery: Delivery) -> str:
         """Take a delivery for background processing: ``accepted``, ``duplicate``, ``busy`` or ``stopping``.
@@ -90,8 +113,8 @@ class Runner:
         return "accepted"
 
     async def pull_one(self) -> bool:
-        """Claim the oldest visible job with ``get_next_job`` once a slot is free; False when none is waiting."""
-        await self._slots.acquire()
+        """Claim the best visible job with ``get_next_job`` once a slot is free; False when none is waiting."""
+        await self._slots.acquire(PULL_PRIORITY)
         try:
             rows = await self._rpc("get_next_job", {"lease_seconds": self._config.lease_seconds})
         except BaseException:
@@ -102,6 +125,30 @@ class Runner:
             return False
         self._spawn(str(rows[0]["job_id"]), self._run_pulled(rows[0]))
         return True
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Stop a running task because the operator cancelled its job; False when it does not run here."""
+        execution = self._executions.get(job_id)
+        if execution is None or execution.cancel_requested:
+            return False
+        execution.cancel_requested = True
+        execution.task.cancel()
+        log.info("job.cancel_requested", job_id=job_id)
+        return True
+
+    async def watch_cancellations(self, stop: asyncio.Event) -> None:
+        """Every ``cancel_poll_seconds`` while tasks run, ask which of them the operator cancelled (one RPC)."""
+        while not stop.is_set():
+            if self._executions:
+                try:
+                    cancelled = await self._rpc("job_cancel_requests", {"job_ids": list(self._executions)})
+                except Exception as err:
+                    log.warning("job.cancel_poll_failed", error=str(err))
+                    cancelled = []
+                for job_id in cancelled or []:
+                    self.request_cancel(str(job_id))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._config.cancel_poll_seconds)
 
     async def wait_idle(self) -> None:
         """Return once no job is held here (new deliveries may start again at any time)."""
@@ -136,7 +183,9 @@ class Runner:
         task.add_done_callback(forget)
 
     async def _process(self, delivery: Delivery) -> None:
-        async with self._slots:
+        if delivery.run_after is not None:
+            await asyncio.sleep(max(0.0, delivery.run_after - time.time()) + DUE_MARGIN_SECONDS)
+        async with self._slots.slot(delivery.priority):
             if not self.accepting:
                 log.info("delivery.left_queued", job_id=delivery.job_id, reason="shutting down")
                 return
@@ -149,66 +198,107 @@ class Runner:
                 return
             if not rows:
                 log.info("job.skipped", job_id=delivery.job_id, msg_id=delivery.msg_id,
-                         reason="leased by another delivery or already finished")
+                         reason="leased by another delivery, cancelled or already finished")
                 return
-            await self._execute(rows[0], "webhook", delivery.received_at)
+            await self._execute(ClaimedJob.from_row(rows[0]), "webhook", delivery.received_at)
 
     async def _run_pulled(self, row: dict[str, Any]) -> None:
         try:
-            await self._execute(row, "pull", now_iso())
+            await self._execute(ClaimedJob.from_row(row), "pull", now_iso())
         finally:
             self._slots.release()
 
-    async def _execute(self, row: dict[str, Any], source: str, received_at: str) -> None:
-        job_id, task_name, attempt = str(row["job_id"]), str(row["task_name"]), int(row["attempts"])
-        run = self.runs.start(job_id, task_name, row.get("msg_id"), attempt, source, received_at)
-        log.info("job.processing", job_id=job_id, task_name=task_name, attempt=attempt, source=source)
-        self._running += 1
-        keeper = asyncio.create_task(self._keep_lease(job_id))
+    async def _execute(self, job: ClaimedJob, source: str, received_at: str) -> None:
+        run = self.runs.start(job.job_id, job.task_name, job.msg_id, job.attempt, source, received_at, job.job_type)
+        log.info("job.processing", job_id=job.job_id, job_type=job.job_type, task_name=job.task_name,
+                 attempt=job.attempt, source=source)
+        progress = ProgressReporter(self._rpc, job.job_id, self._config.progress_interval_seconds)
+        keeper = asyncio.create_task(self._keep_lease(job.job_id))
         try:
-            result = await run_task(job_id, task_name, self._config.job_min_seconds, self._config.job_max_seconds,
-                                    self._config.fail_pattern, self._rng)
+            result = await self._run_task(job, progress)
         except asyncio.CancelledError:
             self.runs.finish(run, "released")
-            log.warning("job.released", job_id=job_id, attempt=attempt, reason="shutdown; the lease will expire")
+            log.warning("job.released", job_id=job.job_id, attempt=job.attempt,
+                        reason="shutdown; the lease will expire")
             raise
-        except Exception as err:
-            await self._report_failure(run, f"{type(err).__name__}: {err}")
+        except JobCancelled:
+            await progress.close()
+            await self._report("mark_job_cancelled", {"job_id": job.job_id}, run)
+        except JobFailure as err:
+            await progress.close()
+            await self._report_failure(run, str(err), err.permanent)
         else:
-            await self._report_success(run, result)
+            await progress.close()
+            await self._report("mark_job_completed", {"job_id": job.job_id, "result": result.summary,
+                                                      "output": result.output}, run)
         finally:
-            self._running -= 1
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
 
-    async def _report_success(self, run: Run, result: str) -> None:
+    async def _run_task(self, job: ClaimedJob, progress: ProgressReporter) -> TaskResult:
+        """The job's task under its timeout; every way it can fail becomes a ``JobFailure``."""
+        definition = self._registry.get(job.job_type)
+        if definition is None:
+            raise JobFailure(f"no task is registered for job type {job.job_type!r} in this worker")
         try:
-            rows = await self._rpc("mark_job_completed", {"job_id": run.job_id, "result": result})
+            payload = definition.parse(job.payload)
+        except PayloadInvalid as err:
+            raise JobFailure(str(err), permanent=True) from err
+        pattern = self._config.fail_pattern
+        if pattern is not None and pattern.search(job.task_name):
+            raise JobFailure(f"task {job.task_name!r} matches JOB_FAIL_PATTERN {pattern.pattern!r}")
+        context = TaskContext(job.job_id, job.task_name, job.job_type, job.attempt, self._config.job_min_seconds,
+                              self._config.job_max_seconds, progress.report, self._rng)
+        task = asyncio.create_task(definition.run(payload, context), name=f"task-{job.job_id}")
+        execution = self._executions[job.job_id] = _Execution(task)
+        try:
+            async with asyncio.timeout(job.timeout_seconds):
+                return await task
+        except TimeoutError as err:
+            raise JobFailure(f"timed out after {job.timeout_seconds:g} s") from err
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the worker is shutting down
+            if execution.cancel_requested:
+                raise JobCancelled from None
+            raise JobFailure("the task was cancelled without a cancel request") from None
         except Exception as err:
-            self.runs.finish(run, "error", f"mark_job_completed: {err}")
-            log.error("job.report_failed", job_id=run.job_id, rpc="mark_job_completed", error=str(err))
+            raise JobFailure(f"{type(err).__name__}: {err}") from err
+        finally:
+            self._executions.pop(job.job_id, None)
+
+    async def _report(self, rpc_name: str, args: dict[str, Any], run: Run) -> None:
+        """Report a completion or a cancellation; the row's status says which one the database recorded."""
+        try:
+            rows = await self._rpc(rpc_name, args)
+        except Exception as err:
+            self.runs.finish(run, "error", f"{rpc_name}: {err}")
+            log.error("job.report_failed", job_id=run.job_id, rpc=rpc_name, error=str(err))
             return
-        outcome = "completed" if rows else "duplicate"
+        outcome = str(rows[0].get("status")) if rows else "duplicate"
         self.runs.finish(run, outcome)
         log.info(f"job.{outcome}", job_id=run.job_id, attempt=run.attempt, duration=run.duration_seconds)
 
-    async def _report_failure(self, run: Run, error: str) -> None:
+    async def _report_failure(self, run: Run, error: str, permanent: bool) -> None:
         delay = retry_delay(run.attempt, self._config.retry_base_seconds, self._config.retry_max_seconds, self._rng)
         try:
             rows = await self._rpc("mark_job_failed", {
                 "job_id": run.job_id, "error": error, "retry_in_seconds": delay,
-                "max_attempts": self._config.max_attempts})
+                "max_attempts": self._config.max_attempts, "permanent": permanent})
         except Exception as err:
             self.runs.finish(run, "error", f"mark_job_failed: {err}")
             log.error("job.report_failed", job_id=run.job_id, rpc="mark_job_failed", error=str(err))
             return
-        dead = bool(rows) and rows[0].get("status") == "failed"
-        self.runs.finish(run, "failed" if dead else "retrying", error)
-        if dead:
+        status = str(rows[0].get("status")) if rows else "duplicate"
+        outcome = {"failed": "failed", "pending": "retrying"}.get(status, status)
+        self.runs.finish(run, outcome, error)
+        if outcome == "failed":
             log.warning("job.dead_lettered", job_id=run.job_id, attempt=run.attempt, error=error)
         else:
-            log.info("job.retrying", job_id=run.job_id, attempt=run.attempt, retry_in_seconds=delay, error=error)
+            log.info("job.retrying", job_id=run.job_id, attempt=run.attempt, retry_in_seconds=delay, error=error,
+                     outcome=outcome)
 
     async def _keep_lease(self, job_id: str) -> None:
         interval = self._config.lease_seconds / 3

@@ -24,6 +24,7 @@ class Run:
     attempt: int
     source: str
     received_at: str
+    job_type: str = "echo"
     started_at: str = field(default_factory=now_iso)
     duration_seconds: float | None = None
     outcome: str = "running"
@@ -45,14 +46,14 @@ class RunLog:
         self.totals: dict[str, int] = {}
 
     def start(self, job_id: str, task_name: str, msg_id: int | None, attempt: int, source: str,
-              received_at: str) -> Run:
+              received_at: str, job_type: str = "echo") -> Run:
         """Record that an attempt began."""
-        run = Run(job_id, task_name, msg_id, attempt, source, received_at)
+        run = Run(job_id, task_name, msg_id, attempt, source, received_at, job_type)
         self._runs.append(run)
         return run
 
     def finish(self, run: Run, outcome: str, error: str | None = None) -> None:
-        """Record how an attempt ended: completed, retrying, failed, released or error."""
+        """Record how an attempt ended: completed, cancelled, retrying, failed, released, duplicate or error."""
         run.duration_seconds = round(time.monotonic() - run._started, 4)
         run.outcome = outcome
         run.error = error
