@@ -10,6 +10,7 @@ from supabase_local.rest.query import (
     QUANTIFIABLE,
     SIMPLE_OPERATORS,
     TEXT_SEARCH_OPERATORS,
+    Embed,
     Filter,
     Logic,
     OrderItem,
@@ -155,7 +156,36 @@ def test_malformed_query_parameters(pairs: list[tuple[str, str]], message: str, 
     assert details in (error.details or "")
 
 
-def test_embedding_and_dotted_filters_are_refused_with_their_own_codes():
-    assert refused(parse_select, "a,rel(b)").code == "PGRST200"
-    error = refused(parse_filters, [("a.b", "eq.1")])
-    assert (error.code, error.message) == ("PGRST108", "'a' is not an embedded resource in this request")
+def test_embeds_with_alias_hints_inner_spread_and_nesting():
+    assert parse_select("name,c:cities!cities_country_fkey!inner(name,...regions(r:name)),e()") == (
+        SelectItem("name"),
+        Embed("cities", (SelectItem("name"), Embed("regions", (SelectItem("name", alias="r"),), spread=True)),
+              alias="c", hint="cities_country_fkey", inner=True),
+        Embed("e", ()))
+
+
+def test_json_paths_in_select_filters_and_order():
+    assert parse_select("data->a->>b,x:data->>c::int,data->0") == (
+        SelectItem("data", path=(("->", "a"), ("->>", "b"))),
+        SelectItem("data", alias="x", cast="int", path=(("->>", "c"),)),
+        SelectItem("data", path=(("->", "0"),)))
+    assert [item.output for item in parse_select("data->a->>b,x:data->>c,data->0")] == ["b", "x", "data"]
+    assert parse_filters([("data->>kind", "eq.x")]) == [Filter("data", "eq", "x", path=(("->>", "kind"),))]
+    assert parse_order("data->n.desc") == (OrderItem("data", descending=True, path=(("->", "n"),)),)
+
+
+def test_logic_trees_accept_in_lists_arrays_and_quoted_commas():
+    tree = parse_logic("or", '(id.in.(1,4),tags.cs.{is:open,priority:high},name.eq."a,b",data->>k.eq.1)')
+    assert tree == Logic("or", (Filter("id", "in", ("1", "4")), Filter("tags", "cs", "{is:open,priority:high}"),
+                                Filter("name", "eq", "a,b"), Filter("data", "eq", "1", path=(("->>", "k"),))))
+
+
+def test_scoped_parameters_go_to_their_embedded_resource():
+    query = parse_query([("cities.name", "eq.x"), ("cities.or", "(id.eq.1)"), ("cities.order", "name.desc"),
+                         ("cities.limit", "2"), ("cities.offset", "1"), ("a.b.not.and", "(c.eq.1)"),
+                         ('"x.y"', "eq.1")])
+    cities = query.embedded[("cities",)]
+    assert cities.conditions == [Filter("name", "eq", "x"), Logic("or", (Filter("id", "eq", "1"),))]
+    assert (cities.order, cities.limit, cities.offset) == ((OrderItem("name", descending=True),), 2, 1)
+    assert query.embedded[("a", "b")].conditions == [Logic("and", (Filter("c", "eq", "1"),), negate=True)]
+    assert query.params == [('"x.y"', "eq.1")]

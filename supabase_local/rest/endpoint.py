@@ -37,6 +37,9 @@ select (select count(set_config(s.name, s.value, true))
        set_config('request.cookies', %(cookies)s, true)
 """
 BODY_METHODS = ("POST", "PATCH", "DELETE")
+# count=estimated: the exact count up to this many rows, the planner's estimate beyond (PostgREST docs:
+# Pagination and Count, "Estimated Count"; the threshold is db-max-rows, 1000 on hosted Supabase).
+ESTIMATE_THRESHOLD = 1000
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,10 @@ async def _run(conn: psycopg.AsyncConnection, pipeline: psycopg.AsyncPipeline, p
         total = int(row[2]) if row is not None else 0
     elif prefs.count:
         total = rows
+    if plan.explain is not None:
+        planned = await _planned_rows(conn, pipeline, plan.explain)
+        if prefs.count_method == "planned" or (total is not None and total > ESTIMATE_THRESHOLD):
+            total = planned if prefs.count_method == "planned" else max(total or 0, planned)
     if plan.single and rows != 1:
         raise singular(rows)
     if prefs.strict and prefs.max_affected is not None and plan.kind in ("update", "delete") \
@@ -160,6 +167,18 @@ async def _run(conn: psycopg.AsyncConnection, pipeline: psycopg.AsyncPipeline, p
         raise RestError(400, "PGRST124", "Query result exceeds max-affected preference constraint",
                         f"The query affects {rows} rows")
     return Outcome(body, rows, total)
+
+
+async def _planned_rows(conn: psycopg.AsyncConnection, pipeline: psycopg.AsyncPipeline,
+                        explain: planner.Statement) -> int:
+    """The top plan node's row estimate (PostgREST's planned count)."""
+    cursor = await conn.execute(explain.query, explain.params)
+    await pipeline.sync()
+    row = await cursor.fetchone()
+    document = row[0] if row is not None else None
+    if isinstance(document, str):
+        document = json.loads(document)
+    return int(document[0]["Plan"]["Plan Rows"]) if document else 0
 
 
 def _content_range(plan: planner.Plan, outcome: Outcome) -> str:

@@ -1,7 +1,10 @@
 """PostgREST's error responses: the ``{code, message, details, hint}`` body and the status that goes with it.
 
-Statuses for database errors follow PostgREST's SQLSTATE table, so a client sees the same error whether
-it talks to hosted Supabase or to this stack.
+Statuses for database errors follow PostgREST's SQLSTATE table (PostgREST docs: Errors, "HTTP Status Codes";
+source: ``mapSQLtoHTTP`` in ``PostgREST/Error.hs``), so a client sees the same error whether it talks to hosted
+Supabase or to this stack. One deliberate difference: class 54 (program limit exceeded: an index row, a JSON
+nesting depth or a column list too large) is caused by what the request sent, so it is a 400 here rather than
+PostgREST's 500; a request's own fault must never look like a server fault.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ _EXACT_STATUS = {
 }
 _CLASS_STATUS = {
     "08": 503, "09": 500, "0L": 403, "0P": 403, "25": 500, "28": 403, "2D": 500, "38": 500, "39": 500,
-    "3B": 500, "40": 500, "53": 503, "54": 500, "55": 500, "57": 500, "58": 500, "F0": 500, "HV": 500,
+    "3B": 500, "40": 500, "53": 503, "54": 400, "55": 500, "57": 500, "58": 500, "F0": 500, "HV": 500,
     "P0": 500, "XX": 500,
 }
 
@@ -28,7 +31,7 @@ _CLASS_STATUS = {
 class RestError(Exception):
     """An error the gateway answers with, shaped as PostgREST shapes it."""
 
-    def __init__(self, status: int, code: str, message: str, details: str | None = None,
+    def __init__(self, status: int, code: str, message: str, details: str | list[dict[str, str]] | None = None,
                  hint: str | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
@@ -38,7 +41,7 @@ class RestError(Exception):
         self.hint = hint
         self.headers = headers or {}
 
-    def body(self) -> dict[str, str | None]:
+    def body(self) -> dict[str, object]:
         """The JSON body PostgREST sends for this error."""
         return {"code": self.code, "details": self.details, "hint": self.hint, "message": self.message}
 
@@ -67,11 +70,25 @@ def from_database(err: psycopg.Error, authed: bool) -> RestError:
     diag = err.diag
     sqlstate = err.sqlstate
     if sqlstate is None:
+        if isinstance(err, psycopg.DataError):  # refused by psycopg before sending, e.g. a NUL in a value
+            return nul_byte() if "NUL" in str(err) else RestError(400, "22000", str(err))
         return RestError(503, "PGRST000", "Database connection error. Retrying the connection.", str(err) or None)
     message = diag.message_primary or str(err)
     status = status_for_sqlstate(sqlstate, message, authed)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return RestError(status, sqlstate, message, diag.message_detail, diag.message_hint, headers)
+
+
+def nul_byte() -> RestError:
+    """22021: PostgreSQL refuses a NUL character in text; PostgREST passes that error on as a 400."""
+    return RestError(400, "22021", 'invalid byte sequence for encoding "UTF8": 0x00')
+
+
+def check_text(value: str) -> str:
+    """``value`` unchanged, or the 400 PostgreSQL would give it when it holds a NUL character."""
+    if "\x00" in value:
+        raise nul_byte()
+    return value
 
 
 def parse_error(what: str, value: str, details: str) -> RestError:

@@ -16,7 +16,9 @@ from supabase_local.rest.errors import RestError, parse_error
 OBJECT_MEDIA = "application/vnd.pgrst.object+json"
 ARRAY_MEDIA = "application/vnd.pgrst.array+json"
 JSON_MEDIA = "application/json"
-_RANGE_RE = re.compile(r"\s*(\d+)-(\d*)\s*")
+CSV_MEDIA = "text/csv"
+COUNT_METHODS = ("exact", "planned", "estimated")
+_RANGE_RE = re.compile(r"\s*([0-9]+)-([0-9]*)\s*")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Preferences:
 
     representation: bool = False
     count: bool = False
+    count_method: str | None = None  # exact | planned | estimated (PostgREST docs: Pagination and Count)
     resolution: str | None = None
     max_affected: int | None = None
     strict: bool = False
@@ -37,10 +40,12 @@ class Output:
 
     single: bool = False
     strip_nulls: bool = False
+    csv: bool = False
 
     @property
     def media_type(self) -> str:
-        return f"{OBJECT_MEDIA if self.single else JSON_MEDIA}; charset=utf-8"
+        media = CSV_MEDIA if self.csv else OBJECT_MEDIA if self.single else JSON_MEDIA
+        return f"{media}; charset=utf-8"
 
 
 def preferences(headers: Headers) -> Preferences:
@@ -51,12 +56,13 @@ def preferences(headers: Headers) -> Preferences:
             key, _, value = token.strip().partition("=")
             tokens[key.strip().lower()] = value.strip()
     max_affected = tokens.get("max-affected")
-    if max_affected is not None and not max_affected.isdigit():
+    if max_affected is not None and not (max_affected.isascii() and max_affected.isdigit()):
         raise parse_error("max-affected preference", max_affected, "expecting a non-negative integer")
     resolution = tokens.get("resolution")
     return Preferences(
         representation=tokens.get("return") == "representation",
-        count=tokens.get("count") in ("exact", "planned", "estimated"),
+        count=tokens.get("count") in COUNT_METHODS,
+        count_method=tokens.get("count") if tokens.get("count") in COUNT_METHODS else None,
         resolution=resolution.removesuffix("-duplicates") if resolution else None,
         max_affected=int(max_affected) if max_affected is not None else None,
         strict=tokens.get("handling") == "strict",
@@ -74,6 +80,8 @@ def output(headers: Headers) -> Output:
         strip = "nulls=stripped" in params
         if media == OBJECT_MEDIA:
             return Output(single=True, strip_nulls=strip)
+        if media == CSV_MEDIA:
+            return Output(csv=True)
         if media in (JSON_MEDIA, ARRAY_MEDIA, "*/*", "application/*"):
             return Output(single=False, strip_nulls=strip and media == ARRAY_MEDIA)
     raise RestError(406, "PGRST107", f"None of these media types are available: {', '.join(offered)}")

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from supabase_local.rest import sqlgen
+from psycopg import sql
+
+from supabase_local.rest import embedding, sqlgen
 from supabase_local.rest.errors import RestError, column_not_found, invalid_body, table_not_found
 from supabase_local.rest.negotiation import Output, Preferences
-from supabase_local.rest.query import Query, parse_filters
+from supabase_local.rest.query import Embed, Query, parse_filters
 from supabase_local.rest.routines import resolve, table_hint
 from supabase_local.rest.schema_cache import Relation, SchemaCache
-from supabase_local.rest.sqlgen import Shape, Statement
+from supabase_local.rest.sqlgen import ReadNode, Shape, Statement
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,22 @@ class Plan:
     counted: bool = False          # the statement's third column is the total, asked for while paging
     void: bool = False
     single: bool = False           # Accept asked for exactly one object
+    explain: Statement | None = None  # for count=planned|estimated: the EXPLAIN whose row estimate is used
+
+
+def _text(raw: bytes) -> str:
+    """The body as UTF-8 text (PostgREST refuses other bytes as invalid JSON)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise invalid_body("Empty or invalid json") from err
 
 
 def _json_body(raw: bytes) -> object:
+    text = _text(raw)
     try:
-        return json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError) as err:
+        return json.loads(text) if text.strip() else None
+    except (ValueError, RecursionError) as err:
         raise invalid_body("Empty or invalid json") from err
 
 
@@ -72,6 +84,8 @@ def _checked_columns(relation: Relation, columns: tuple[str, ...]) -> tuple[str,
 def _shape(request: Request, wants_body: bool) -> Shape:
     if not wants_body or request.method == "HEAD":
         return Shape.NONE
+    if request.output.csv:
+        return Shape.CSV
     return Shape.OBJECT if request.output.single else Shape.ARRAY
 
 
@@ -84,16 +98,32 @@ def _paged(query: Query) -> bool:
     return query.limit is not None or query.offset > 0
 
 
-def _read(request: Request, relation: Relation) -> Plan:
+def _tree(cache: SchemaCache, relation: Relation, query: Query, qualifier: sql.Identifier,
+          from_item: sql.Composable) -> ReadNode:
+    source = sqlgen.relation_source(relation).requalified(qualifier)
+    return embedding.tree(cache, relation, query, source, from_item)
+
+
+def _returned(cache: SchemaCache, request: Request, relation: Relation) -> ReadNode:
+    """How a mutation's response reads the rows it changed: its ``select`` (embeds too), no filters."""
+    query = Query(select=request.query.select, embedded=request.query.embedded)
+    return _tree(cache, relation, query, sqlgen.MUTATED, sqlgen.MUTATED)
+
+
+def _read(cache: SchemaCache, request: Request, relation: Relation) -> Plan:
     query = _filtered(request.query, request.query.params)
-    source = sqlgen.relation_source(relation)
-    counted = request.prefs.count and _paged(query)
-    main = sqlgen.read(source.qualifier, source, query, _shape(request, True), request.output.strip_nulls,
-                       sqlgen.Params(), counted)
-    return Plan("read", main, _shape(request, True), True, query.offset, counted, single=request.output.single)
+    alias = sql.Identifier("_pgrst_t0")
+    node = _tree(cache, relation, query, alias,
+                 sql.SQL("{} as {}").format(sql.Identifier(relation.schema, relation.name), alias))
+    method = request.prefs.count_method
+    counted = method in ("exact", "estimated") and _paged(query)
+    shape = _shape(request, True)
+    main = sqlgen.read(node, shape, request.output.strip_nulls, sqlgen.Params(), counted)
+    explain = sqlgen.explain_count(node) if method in ("planned", "estimated") else None
+    return Plan("read", main, shape, True, query.offset, counted, single=request.output.single, explain=explain)
 
 
-def _insert(request: Request, relation: Relation) -> Plan:
+def _insert(cache: SchemaCache, request: Request, relation: Relation) -> Plan:
     payload = _json_body(request.body)
     if payload is None:
         payload = {}
@@ -109,14 +139,15 @@ def _insert(request: Request, relation: Relation) -> Plan:
     _checked_columns(relation, columns)
     if query.on_conflict:
         _checked_columns(relation, query.on_conflict)
-    rows_json = json.dumps(rows) if isinstance(payload, dict) else request.body.decode()
+    rows_json = json.dumps(rows) if isinstance(payload, dict) else _text(request.body)
     shape = _shape(request, request.prefs.representation)
     statement = sqlgen.insert(relation, columns, rows, rows_json, query, request.prefs.resolution, shape,
-                              request.output.strip_nulls, request.prefs.missing_default)
+                              request.output.strip_nulls, request.prefs.missing_default,
+                              _returned(cache, request, relation))
     return Plan("insert", statement, shape, False, single=request.output.single)
 
 
-def _update(request: Request, relation: Relation) -> Plan:
+def _update(cache: SchemaCache, request: Request, relation: Relation) -> Plan:
     payload = _json_body(request.body)
     if not isinstance(payload, dict):
         raise invalid_body("Expected a JSON object to update with")
@@ -125,23 +156,31 @@ def _update(request: Request, relation: Relation) -> Plan:
     shape = _shape(request, request.prefs.representation)
     if not columns:
         return Plan("update", sqlgen.nothing(shape), shape, False, single=request.output.single)
-    statement = sqlgen.update(relation, columns, request.body.decode(), query, shape, request.output.strip_nulls)
+    statement = sqlgen.update(relation, columns, _text(request.body), query, shape, request.output.strip_nulls,
+                              _returned(cache, request, relation))
     return Plan("update", statement, shape, False, single=request.output.single)
 
 
-def _delete(request: Request, relation: Relation) -> Plan:
+def _delete(cache: SchemaCache, request: Request, relation: Relation) -> Plan:
     query = _filtered(request.query, request.query.params)
     shape = _shape(request, request.prefs.representation)
-    return Plan("delete", sqlgen.delete(relation, query, shape, request.output.strip_nulls), shape, False,
-                single=request.output.single)
+    statement = sqlgen.delete(relation, query, shape, request.output.strip_nulls, _returned(cache, request, relation))
+    return Plan("delete", statement, shape, False, single=request.output.single)
 
 
 def _rpc(cache: SchemaCache, request: Request) -> Plan:
     query = request.query
+    embedding.check_no_scopes(query)
+    for item in query.select:
+        if isinstance(item, Embed):
+            raise RestError(400, "PGRST200", f"Could not find a relationship between '{request.name}' and "
+                            f"'{item.name}' in the schema cache", f"Searched for a foreign key relationship "
+                            f"between '{request.name}' and '{item.name}' in the schema '{request.schema}', but no "
+                            "matches were found.")
     raw_body: str | None = None
     if request.method == "POST":
         payload = _json_body(request.body)
-        raw_body = request.body.decode() if payload is not None else None
+        raw_body = _text(request.body) if payload is not None else None
         if payload is None:
             payload = {}
         if not isinstance(payload, dict):
@@ -162,7 +201,7 @@ def _rpc(cache: SchemaCache, request: Request) -> Plan:
     shape = _shape(request, True)
     if shape is Shape.ARRAY and not routine.returns_set:
         shape = Shape.OBJECT
-    counted = request.prefs.count and _paged(query)
+    counted = request.prefs.count_method in ("exact", "estimated") and _paged(query)
     main = sqlgen.rpc(routine, args, raw_body, query, shape, request.output.strip_nulls, counted)
     return Plan("rpc", main, shape, request.method in ("GET", "HEAD"), query.offset, counted,
                 void=routine.returns_void, single=request.output.single)
@@ -179,4 +218,4 @@ def plan(cache: SchemaCache, request: Request) -> Plan:
     handler = handlers.get(request.method)
     if handler is None:
         raise RestError(405, "PGRST117", f"Unsupported HTTP method: {request.method}")
-    return handler(request, relation)
+    return handler(cache, request, relation)

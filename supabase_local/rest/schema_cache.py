@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 import psycopg
 import structlog
 
+from supabase_local.rest import relationships
+from supabase_local.rest.relationships import Relationship
+
 log = structlog.get_logger(__name__)
 
 VERSION_SQL = "select count(*) from extensions.rest_schema_changes"
@@ -29,6 +32,26 @@ select n.nspname, c.relname,
   left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
  where n.nspname = any(%(schemas)s) and c.relkind in ('r', 'v', 'm', 'f', 'p')
  group by n.nspname, c.relname, c.oid
+"""
+
+# Foreign keys between exposed tables; ``one_to_one`` when the referencing columns are also a primary key or
+# unique constraint of their table (PostgREST's O2O).
+FOREIGN_KEYS_SQL = """
+select con.conname::text, ns.nspname::text, cl.relname::text, fns.nspname::text, fcl.relname::text,
+       array(select a.attname::text from unnest(con.conkey) with ordinality k(num, ord)
+               join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.num order by k.ord),
+       array(select a.attname::text from unnest(con.confkey) with ordinality k(num, ord)
+               join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.num order by k.ord),
+       exists(select 1 from pg_constraint u
+               where u.conrelid = con.conrelid and u.contype in ('p', 'u')
+                 and u.conkey @> con.conkey and u.conkey <@ con.conkey)
+  from pg_constraint con
+  join pg_class cl on cl.oid = con.conrelid
+  join pg_namespace ns on ns.oid = cl.relnamespace
+  join pg_class fcl on fcl.oid = con.confrelid
+  join pg_namespace fns on fns.oid = fcl.relnamespace
+ where con.contype = 'f' and ns.nspname = any(%(schemas)s) and fns.nspname = any(%(schemas)s)
+ order by con.conname
 """
 
 ROUTINES_SQL = """
@@ -72,6 +95,18 @@ class Relation:
     name: str
     columns: tuple[str, ...]
     primary_key: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """A foreign key constraint: ``columns`` of ``table`` reference ``foreign_columns`` of ``foreign``."""
+
+    name: str
+    table: tuple[str, str]
+    foreign: tuple[str, str]
+    columns: tuple[str, ...]
+    foreign_columns: tuple[str, ...]
+    one_to_one: bool
 
 
 @dataclass(frozen=True)
@@ -119,6 +154,8 @@ class SchemaCache:
     relations: dict[tuple[str, str], Relation] = field(default_factory=dict)
     routines: dict[tuple[str, str], list[Routine]] = field(default_factory=dict)
     role_settings: dict[str, dict[str, str]] = field(default_factory=dict)
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    relationships: dict[tuple[str, str], list[Relationship]] = field(default_factory=dict)
     version: int | None = None
 
 
@@ -158,6 +195,11 @@ async def load(conn: psycopg.AsyncConnection, schemas: tuple[str, ...]) -> Schem
         cur = await conn.execute(RELATIONS_SQL, {"schemas": list(schemas)})
         for schema, name, columns, pkey in await cur.fetchall():
             cache.relations[(schema, name)] = Relation(schema, name, tuple(columns), tuple(pkey))
+        cur = await conn.execute(FOREIGN_KEYS_SQL, {"schemas": list(schemas)})
+        cache.foreign_keys = tuple(ForeignKey(name, (schema, table), (fschema, ftable), tuple(cols), tuple(fcols),
+                                              one_to_one)
+                                   for name, schema, table, fschema, ftable, cols, fcols, one_to_one
+                                   in await cur.fetchall())
         cur = await conn.execute(ROUTINES_SQL, {"schemas": list(schemas)})
         for row in await cur.fetchall():
             routine = _routine(row)
@@ -166,6 +208,7 @@ async def load(conn: psycopg.AsyncConnection, schemas: tuple[str, ...]) -> Schem
         for role, name, value in await cur.fetchall():
             role_settings[role][name] = value
     cache.routines = dict(routines)
+    cache.relationships = relationships.build(cache.foreign_keys, cache.relations)
     cache.role_settings = dict(role_settings)
     log.info("rest.schema_cache.loaded", relations=len(cache.relations), routines=len(cache.routines),
              version=version)

@@ -1,8 +1,13 @@
 """SQL for each REST operation, composed with ``psycopg.sql``: names come from the schema cache and are
 quoted with ``sql.Identifier``; every client value is a named parameter.
 
-Each statement returns ``(body, count)``: the JSON text PostgREST would send (built by PostgreSQL, so rows
-are never decoded in Python) and the number of rows it holds.
+Each statement returns ``(body, count)``: the JSON (or CSV) text PostgREST would send (built by PostgreSQL,
+so rows are never decoded in Python) and the number of rows it holds.
+
+Reads are a tree of ReadNodes: each embedded resource is a ``left join lateral`` subquery correlated with its
+parent through the relationship's columns, aggregated with ``json_agg`` (to-many) or ``row_to_json``
+(to-one), or spread into the parent's columns. All of it runs as the request's role, so grants and RLS apply
+to every embedded table too. CSV follows PostgREST's ``asCsvF`` (``SqlFragment.hs``).
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from enum import Enum
 
 from psycopg import sql
 
-from supabase_local.rest.errors import undefined_column
-from supabase_local.rest.query import IS_VALUES, Condition, Filter, OrderItem, Query, SelectItem
+from supabase_local.rest.errors import check_text, undefined_column
+from supabase_local.rest.query import IS_VALUES, Condition, Filter, JsonPath, OrderItem, Query, SelectItem
+from supabase_local.rest.relationships import Relationship
 from supabase_local.rest.schema_cache import Relation, Routine
 
 OPERATORS = {
@@ -31,6 +37,8 @@ ARGS = sql.Identifier("_pgrst_a")
 CALLED = sql.Identifier("_pgrst_c")
 VALUE_NAME = "_pgrst_v"
 VALUE = sql.Identifier(VALUE_NAME)
+EMBEDDED = sql.Identifier("_pgrst_e")
+FOUND = sql.Identifier("_pgrst_found")
 
 
 class Shape(Enum):
@@ -38,6 +46,7 @@ class Shape(Enum):
 
     ARRAY = "array"      # a JSON array of rows
     OBJECT = "object"    # the first row alone (or null); the caller checks the count when it must be 1
+    CSV = "csv"          # a header line of the first row's keys, then one line per row
     NONE = "none"        # no body (HEAD, return=minimal)
 
 
@@ -45,6 +54,8 @@ class Params(dict):
     """Named parameters; ``add`` returns the placeholder for a value."""
 
     def add(self, value: object) -> sql.Placeholder:
+        if isinstance(value, str):
+            check_text(value)
         name = f"p{len(self)}"
         self[name] = value
         return sql.Placeholder(name)
@@ -58,10 +69,16 @@ class Source:
     columns: tuple[str, ...]
     qualifier: sql.Composable
 
-    def column(self, name: str) -> sql.Composable:
+    def column(self, name: str, path: JsonPath = ()) -> sql.Composable:
+        """The qualified column, followed along a JSON path (``->`` / ``->>`` with a key or array index)."""
         if name not in self.columns:
             raise undefined_column(self.label, name)
-        return sql.SQL("{}.{}").format(self.qualifier, sql.Identifier(name))
+        expr: sql.Composable = sql.SQL("{}.{}").format(self.qualifier, sql.Identifier(name))
+        for arrow, key in path:
+            index = key.removeprefix("-").isdecimal() and key.isascii()
+            step = sql.Literal(int(key)) if index else sql.Literal(check_text(key))
+            expr = sql.SQL("({} {} {})").format(expr, sql.SQL(arrow), step)
+        return expr
 
     def requalified(self, qualifier: sql.Composable) -> Source:
         return Source(self.label, self.columns, qualifier)
@@ -75,8 +92,35 @@ class Statement:
     params: Params
 
 
+@dataclass
+class Child:
+    """An embedded resource under its parent: the relationship, its response key and how it is shown."""
+
+    node: ReadNode
+    rel: Relationship
+    label: str
+    inner: bool
+    spread: bool
+    hidden: bool                 # an empty select: it only filters
+    lateral: sql.Identifier
+    outputs: tuple[str, ...]     # the columns a spread adds to its parent
+    junction: sql.Identifier | None = None  # the junction table's alias in a many-to-many child
+
+
+@dataclass
+class ReadNode:
+    """One relation of a read: its source, what it selects (columns and children, in order), its filters,
+    order and page."""
+
+    source: Source
+    from_item: sql.Composable
+    select: tuple[SelectItem | Child, ...]
+    query: Query
+    scalar: bool = False
+
+
 def _filter(source: Source, item: Filter, params: Params) -> sql.Composable:
-    column = source.column(item.column)
+    column = source.column(item.column, item.path)
     if item.operator == "in":
         if not item.value:
             expr: sql.Composable = sql.SQL("false")
@@ -120,11 +164,11 @@ def where(source: Source, conditions: list[Condition], params: Params) -> sql.Co
 def _select_item(source: Source, item: SelectItem) -> sql.Composable:
     if item.column == "*":
         return sql.SQL("{}.*").format(source.qualifier)
-    expr = source.column(item.column)
+    expr = source.column(item.column, item.path)
     if item.cast:
         expr = sql.SQL("{}::{}").format(expr, sql.Identifier(item.cast))
-    if item.alias or item.cast:
-        expr = sql.SQL("{} as {}").format(expr, sql.Identifier(item.alias or item.column))
+    if item.alias or item.cast or item.path:
+        expr = sql.SQL("{} as {}").format(expr, sql.Identifier(check_text(item.output)))
     return expr
 
 
@@ -136,7 +180,7 @@ def _order_item(source: Source, item: OrderItem) -> sql.Composable:
     text = " desc" if item.descending else " asc"
     if item.nulls:
         text += f" nulls {item.nulls}"
-    return source.column(item.column) + sql.SQL(text)
+    return source.column(item.column, item.path) + sql.SQL(text)
 
 
 def order_by(source: Source, items: tuple[OrderItem, ...]) -> sql.Composable:
@@ -156,6 +200,12 @@ def page(limit: int | None, offset: int) -> sql.Composable:
 
 def body(shape: Shape, strip_nulls: bool, row: sql.Composable = ROWS) -> sql.Composable:
     """The aggregate that turns rows named ``row`` into the response text."""
+    if shape is Shape.CSV:
+        header = sql.SQL("coalesce((select string_agg(k, ',') from json_object_keys(json_agg({}) -> 0) as k), '')") \
+            .format(row)
+        lines = sql.SQL("coalesce(string_agg(substring({r}::text, 2, length({r}::text) - 2), chr(10)), '')").format(
+            r=row)
+        return sql.SQL("{} || chr(10) || {}").format(header, lines)
     if strip_nulls:
         row = sql.SQL("json_strip_nulls(to_json({}))").format(row)
     if shape is Shape.ARRAY:
@@ -165,19 +215,82 @@ def body(shape: Shape, strip_nulls: bool, row: sql.Composable = ROWS) -> sql.Com
     return sql.SQL("null::text")
 
 
-def read(from_item: sql.Composable, source: Source, query: Query, shape: Shape, strip_nulls: bool,
-         params: Params, counted: bool, scalar: bool = False) -> Statement:
+def _correlation(child: Child, parent: Source) -> list[sql.Composable]:
+    """How the embedded rows meet their parent row: the relationship's columns (through the junction for
+    many-to-many, which the child's ``from_item`` joins)."""
+    rel, here = child.rel, child.node.source
+    if rel.junction is not None and child.junction is not None:
+        junction = child.junction
+        return [sql.SQL("{}.{} = {}").format(junction, sql.Identifier(jcol), parent.column(col))
+                for jcol, col in rel.junction.source]
+    return [sql.SQL("{} = {}").format(here.column(target), parent.column(origin)) for origin, target in rel.columns]
+
+
+def _lateral(child: Child, parent: Source, params: Params) -> sql.Composable:
+    inner_rows = rows(child.node, params, _correlation(child, parent), marker=child.spread)
+    if child.spread:
+        picked = sql.SQL("select {}.* from ({}) {} limit 1").format(EMBEDDED, inner_rows, EMBEDDED)
+    elif child.rel.to_one:
+        picked = sql.SQL("select row_to_json({}) as {} from ({}) {} limit 1").format(EMBEDDED, VALUE, inner_rows,
+                                                                                    EMBEDDED)
+    else:
+        picked = sql.SQL("select json_agg({}) as {} from ({}) {}").format(EMBEDDED, VALUE, inner_rows, EMBEDDED)
+    return sql.SQL(" left join lateral ({}) as {} on true").format(picked, child.lateral)
+
+
+def _child_items(child: Child) -> list[sql.Composable]:
+    if child.hidden:
+        return []
+    if child.spread:
+        return [sql.SQL("{}.{}").format(child.lateral, sql.Identifier(name)) for name in child.outputs]
+    value = sql.SQL("{}.{}").format(child.lateral, VALUE)
+    if not child.rel.to_one:
+        value = sql.SQL("coalesce({}, '[]')").format(value)
+    return [sql.SQL("{} as {}").format(value, sql.Identifier(check_text(child.label)))]
+
+
+def rows(node: ReadNode, params: Params, correlation: list[sql.Composable] | None = None, counting: bool = False,
+         marker: bool = False) -> sql.Composable:
+    """``select`` of one node's rows with its children joined in; ``counting`` keeps only what decides which
+    rows match (no columns, order or page)."""
+    source, query = node.source, node.query
+    children = [item for item in node.select if isinstance(item, Child)]
+    laterals = sql.SQL("").join(_lateral(child, source, params) for child in children)
+    tests = list(correlation or [])
+    tests += [condition(source, c, params) for c in query.conditions]
+    tests += [sql.SQL("{}.{} is not null").format(child.lateral, FOUND if child.spread else VALUE)
+              for child in children if child.inner]
+    filters = sql.SQL(" where ") + sql.SQL(" and ").join(tests) if tests else sql.SQL("")
+    if counting:
+        return sql.SQL("select 1 from {}{}{}").format(node.from_item, laterals, filters)
+    if node.scalar:
+        items: list[sql.Composable] = [source.column(VALUE_NAME)]
+    else:
+        items = []
+        for item in node.select:
+            items += _child_items(item) if isinstance(item, Child) else [_select_item(source, item)]
+    if marker:
+        items.append(sql.SQL("true as {}").format(FOUND))
+    return sql.SQL("select {} from {}{}{}{}{}").format(sql.SQL(", ").join(items), node.from_item, laterals, filters,
+                                                       order_by(source, query.order), page(query.limit, query.offset))
+
+
+def read(node: ReadNode, shape: Shape, strip_nulls: bool, params: Params, counted: bool) -> Statement:
     """The page of rows a GET asks for as ``(body, rows, total)``; ``total`` counts every matching row when
-    ``counted`` (else null), in the same statement. ``scalar`` rows are the bare values of a function."""
-    filters = where(source, query.conditions, params)
-    chosen = source.column(VALUE_NAME) if scalar else select_list(source, query.select)
-    rows = sql.SQL("select {} from {}{}{}{}").format(chosen, from_item, filters, order_by(source, query.order),
-                                                     page(query.limit, query.offset))
-    row = sql.SQL("{}.{}").format(ROWS, VALUE) if scalar else ROWS
-    total = sql.SQL("(select count(*) from {}{})").format(from_item, filters) if counted else sql.SQL("null::bigint")
-    main = sql.SQL("select {}, count(*), {} from ({}) {}").format(body(shape, strip_nulls and not scalar, row), total,
-                                                                 rows, ROWS)
+    ``counted`` (else null), in the same statement. Scalar rows are the bare values of a function."""
+    page_rows = rows(node, params)
+    row = sql.SQL("{}.{}").format(ROWS, VALUE) if node.scalar else ROWS
+    total = sql.SQL("(select count(*) from ({}) as {})").format(rows(node, params, counting=True), EMBEDDED) \
+        if counted else sql.SQL("null::bigint")
+    main = sql.SQL("select {}, count(*), {} from ({}) {}").format(body(shape, strip_nulls and not node.scalar, row),
+                                                                 total, page_rows, ROWS)
     return Statement(main, params)
+
+
+def explain_count(node: ReadNode) -> Statement:
+    """``explain`` of the rows a read matches: PostgreSQL's row estimate is PostgREST's planned count."""
+    params = Params()
+    return Statement(sql.SQL("explain (format json) {}").format(rows(node, params, counting=True)), params)
 
 
 def nothing(shape: Shape) -> Statement:
@@ -190,14 +303,14 @@ def relation_source(relation: Relation) -> Source:
     return Source(relation.name, relation.columns, sql.Identifier(relation.schema, relation.name))
 
 
-def _returning(relation: Relation, mutation: sql.Composable, query: Query, shape: Shape,
-               strip_nulls: bool) -> sql.Composable:
+def _returning(relation: Relation, mutation: sql.Composable, returned: ReadNode, shape: Shape, strip_nulls: bool,
+               params: Params) -> sql.Composable:
+    """The mutation, and the response built from the rows it returned (``returned`` reads them, embeds and all)."""
     if shape is Shape.NONE:
         return mutation
     target = sql.Identifier(relation.schema, relation.name)
-    source = relation_source(relation).requalified(MUTATED)
-    return sql.SQL("with {} as ({} returning {}.*) select {}, count(*) from (select {} from {}) {}").format(
-        MUTATED, mutation, target, body(shape, strip_nulls), select_list(source, query.select), MUTATED, ROWS)
+    return sql.SQL("with {} as ({} returning {}.*) select {}, count(*) from ({}) {}").format(
+        MUTATED, mutation, target, body(shape, strip_nulls), rows(returned, params), ROWS)
 
 
 def _values_with_defaults(target: sql.Composable, columns: tuple[str, ...], rows: list[dict[str, object]],
@@ -212,22 +325,23 @@ def _values_with_defaults(target: sql.Composable, columns: tuple[str, ...], rows
     return sql.SQL("values ") + sql.SQL(", ").join(lines)
 
 
-def insert(relation: Relation, columns: tuple[str, ...], rows: list[dict[str, object]], rows_json: str,
-           query: Query, resolution: str | None, shape: Shape, strip_nulls: bool, missing_default: bool) -> Statement:
+def insert(relation: Relation, columns: tuple[str, ...], records: list[dict[str, object]], rows_json: str,
+           query: Query, resolution: str | None, shape: Shape, strip_nulls: bool, missing_default: bool,
+           returned: ReadNode) -> Statement:
     """``insert ... select from json_populate_recordset`` (keys a row lacks are null) or, with
     ``missing_default``, ``insert ... values`` with ``default`` for them; plus the upsert clause ``resolution``
     asks for."""
     params = Params()
     target = sql.Identifier(relation.schema, relation.name)
     names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    records = sql.SQL("json_populate_recordset(null::{}, {}::json)").format(target, params.add(rows_json))
-    if columns and rows and missing_default:
+    recordset = sql.SQL("json_populate_recordset(null::{}, {}::json)").format(target, params.add(rows_json))
+    if columns and records and missing_default:
         mutation = sql.SQL("insert into {} ({}) {}").format(target, names,
-                                                            _values_with_defaults(target, columns, rows, params))
+                                                            _values_with_defaults(target, columns, records, params))
     elif columns:
-        mutation = sql.SQL("insert into {} ({}) select {} from {}").format(target, names, names, records)
+        mutation = sql.SQL("insert into {} ({}) select {} from {}").format(target, names, names, recordset)
     else:
-        mutation = sql.SQL("insert into {} select from {}").format(target, records)
+        mutation = sql.SQL("insert into {} select from {}").format(target, recordset)
     if resolution is not None:
         conflict = query.on_conflict or relation.primary_key
         arbiter = sql.SQL(" ({})").format(sql.SQL(", ").join(sql.Identifier(c) for c in conflict)) \
@@ -238,26 +352,38 @@ def insert(relation: Relation, columns: tuple[str, ...], rows: list[dict[str, ob
             mutation += sql.SQL(" on conflict{} do update set {}").format(arbiter, assignments)
         else:
             mutation += sql.SQL(" on conflict{} do nothing").format(arbiter)
-    return Statement(_returning(relation, mutation, query, shape, strip_nulls), params)
+    return Statement(_returning(relation, mutation, returned, shape, strip_nulls, params), params)
+
+
+def _affected(relation: Relation, query: Query, params: Params) -> sql.Composable:
+    """The ``where`` of a PATCH or DELETE; with ``order``/``limit``/``offset`` only the rows of that page are
+    affected (PostgREST docs: Tables and Views, "Limited Update/Delete"), picked by ``ctid``."""
+    source = relation_source(relation)
+    filters = where(source, query.conditions, params)
+    if query.limit is None and not query.offset and not query.order:
+        return filters
+    target = sql.Identifier(relation.schema, relation.name)
+    return sql.SQL(" where ctid = any(array(select ctid from {}{}{}{}))").format(
+        target, filters, order_by(source, query.order), page(query.limit, query.offset))
 
 
 def update(relation: Relation, columns: tuple[str, ...], row_json: str, query: Query, shape: Shape,
-           strip_nulls: bool) -> Statement:
+           strip_nulls: bool, returned: ReadNode) -> Statement:
     """``update ... set (cols) = (select cols from json_populate_record(...)) where ...``."""
     params = Params()
     target = sql.Identifier(relation.schema, relation.name)
     names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    filters = where(relation_source(relation), query.conditions, params)
+    filters = _affected(relation, query, params)
     mutation = sql.SQL("update {} set ({}) = (select {} from json_populate_record(null::{}, {}::json)){}").format(
         target, names, names, target, params.add(row_json), filters)
-    return Statement(_returning(relation, mutation, query, shape, strip_nulls), params)
+    return Statement(_returning(relation, mutation, returned, shape, strip_nulls, params), params)
 
 
-def delete(relation: Relation, query: Query, shape: Shape, strip_nulls: bool) -> Statement:
+def delete(relation: Relation, query: Query, shape: Shape, strip_nulls: bool, returned: ReadNode) -> Statement:
     params = Params()
     target = sql.Identifier(relation.schema, relation.name)
-    mutation = sql.SQL("delete from {}{}").format(target, where(relation_source(relation), query.conditions, params))
-    return Statement(_returning(relation, mutation, query, shape, strip_nulls), params)
+    mutation = sql.SQL("delete from {}{}").format(target, _affected(relation, query, params))
+    return Statement(_returning(relation, mutation, returned, shape, strip_nulls, params), params)
 
 
 def _call(routine: Routine, args: dict[str, object], raw_body: str | None, params: Params) -> sql.Composable:
@@ -297,7 +423,8 @@ def rpc(routine: Routine, args: dict[str, object], raw_body: str | None, query: 
     else:
         called = sql.SQL("{} as {}({})").format(call, RESULT, VALUE)
         source = Source(routine.name, (VALUE_NAME,), RESULT)
-    page_of = read(sql.SQL("{} as {}").format(CALLED, RESULT), source, query, shape, strip_nulls, params, counted,
-                   scalar=not routine.returns_composite)
+    node = ReadNode(source, sql.SQL("{} as {}").format(CALLED, RESULT), query.select, query,  # type: ignore[arg-type]
+                    scalar=not routine.returns_composite)
+    page_of = read(node, shape, strip_nulls, params, counted)
     once = sql.SQL("with {} as materialized (select {}.* from {}) ").format(CALLED, RESULT, called)
     return Statement(once + page_of.query, params)
