@@ -5,6 +5,7 @@ Every function returns plain rows (lists of dicts) so the notebook can print the
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -68,6 +69,16 @@ def trigger_definitions(settings: Settings, name: str) -> list[Row]:
 def cron_jobs(settings: Settings) -> list[Row]:
     """The scheduled jobs (the work-queue sweeper among them)."""
     return _rows(settings, queries.CRON_JOBS)
+
+
+def database_now(settings: Settings) -> datetime:
+    """The database's clock (rows are stamped by it, so runs are delimited by it too)."""
+    return _rows(settings, queries.DATABASE_NOW)[0]["now"]
+
+
+def jobs_since(settings: Settings, since: datetime) -> list[Row]:
+    """The jobs created at or after ``since``, oldest first: name, status, attempts, result or error."""
+    return _rows(settings, queries.JOBS_SINCE, {"since": since})
 
 
 def text_table(rows: list[Row]) -> str:

@@ -111,3 +111,12 @@ from pg_trigger t
 where t.tgname = %(name)s and not t.tgisinternal
 order by t.tgrelid::regclass::text
 """
+
+DATABASE_NOW = "select clock_timestamp() as now"
+
+JOBS_SINCE = """
+select task_name as job, status, attempts, coalesce(result, error, '') as result_or_error
+from public.job_results
+where created_at >= %(since)s
+order by created_at, task_name
+"""
