@@ -5,21 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import psutil
 
 from jobqueue import worker_process
 from jobqueue.worker_process import process_gone, reap_children, wait_for_exit
+from tests.waiting import eventually
 
 
 def _zombie() -> subprocess.Popen[bytes]:
     """A child that has exited but is not reaped yet (nobody called wait on it)."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
-    deadline = time.monotonic() + 15
-    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < deadline, "the child did not exit"
-        time.sleep(0.02)
+    eventually(lambda: psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE, what="the child exits")
     return child
 
 
