@@ -21,9 +21,10 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
+# Jupyter refuses to run as root unless told to (containers often run as root).
 lab: setup
 	$(PY) -m supabase_local start
-	$(PY) -m jupyter lab notebooks/
+	$(PY) -m jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -5,19 +5,16 @@ Every function returns plain rows (lists of dicts) so the notebook can print the
 
 from __future__ import annotations
 
-import json
+from datetime import datetime
 from typing import Any
 
 import psycopg
-from postgrest.exceptions import APIError
 from psycopg.rows import dict_row
 
 from jobqueue import queries
-from jobqueue.jobs import anon_client
 from jobqueue.settings import Settings
 
 Row = dict[str, Any]
-INSUFFICIENT_PRIVILEGE = "42501"
 API_FUNCTIONS = ["submit_job", "mark_job_processing", "extend_job_lease", "mark_job_completed", "mark_job_failed",
                  "get_next_job", "retry_failed_jobs", "cleanup_old_jobs", "sweep_work_queue"]
 
@@ -57,35 +54,31 @@ def function_grants(settings: Settings) -> list[Row]:
     return _rows(settings, queries.FUNCTION_GRANTS, {"names": API_FUNCTIONS})
 
 
+def function_definition(settings: Settings, name: str) -> Row | None:
+    """One function as the catalog holds it: signature, stored body (``prosrc``), ``pg_get_functiondef``, and
+    whether anon and service_role may call it; None when the database has no such function."""
+    rows = _rows(settings, queries.FUNCTION_DEFINITION, {"name": name})
+    return rows[0] if rows else None
+
+
+def trigger_definitions(settings: Settings, name: str) -> list[Row]:
+    """The triggers called ``name``, each as ``pg_get_triggerdef`` prints it, and whether it is enabled."""
+    return _rows(settings, queries.TRIGGER_DEFINITION, {"name": name})
+
+
 def cron_jobs(settings: Settings) -> list[Row]:
     """The scheduled jobs (the work-queue sweeper among them)."""
     return _rows(settings, queries.CRON_JOBS)
 
 
-def queue_round_trip(settings: Settings, queue: str = "setup_check") -> Row:
-    """Create a scratch queue, send one message, read it back, drop the queue: PGMQ at work, nothing left over."""
-    message = {"hello": "pgmq"}
-    with psycopg.connect(settings.db_url, autocommit=True, row_factory=dict_row) as conn:
-        conn.execute(queries.CREATE_QUEUE, {"queue": queue})
-        try:
-            sent = conn.execute(queries.SEND_MESSAGE, {"queue": queue, "message": json.dumps(message)}).fetchone()
-            read = conn.execute(queries.READ_MESSAGE, {"queue": queue, "vt": 30}).fetchone()
-        finally:
-            conn.execute(queries.DROP_QUEUE, {"queue": queue})
-    return {"queue": queue, "sent_msg_id": sent["msg_id"], "read_msg_id": read["msg_id"],
-            "read_count": read["read_ct"], "message": read["message"]}
+def database_now(settings: Settings) -> datetime:
+    """The database's clock (rows are stamped by it, so runs are delimited by it too)."""
+    return _rows(settings, queries.DATABASE_NOW)[0]["now"]
 
 
-def anon_insert_refused(settings: Settings) -> str:
-    """Try to insert a job_results row with the anon key, as an attacker would; return the refusal."""
-    row = {"task_name": "written directly", "status": "completed"}
-    try:
-        anon_client(settings).table("job_results").insert(row).execute()
-    except APIError as err:
-        if err.code != INSUFFICIENT_PRIVILEGE:
-            raise
-        return f"refused: {err.code} {err.message}"
-    raise RuntimeError("anon could insert into job_results: the grants are wrong, provision again")
+def jobs_since(settings: Settings, since: datetime) -> list[Row]:
+    """The jobs created at or after ``since``, oldest first: name, status, attempts, result or error."""
+    return _rows(settings, queries.JOBS_SINCE, {"since": since})
 
 
 def text_table(rows: list[Row]) -> str:

@@ -107,3 +107,28 @@ CREATE_QUEUE = "select pgmq.create(%(queue)s)"
 SEND_MESSAGE = "select * from pgmq.send(%(queue)s, %(message)s::jsonb) as sent(msg_id)"
 READ_MESSAGE = "select msg_id, read_ct, message from pgmq.read(%(queue)s, %(vt)s, 1)"
 DROP_QUEUE = "select pgmq.drop_queue(%(queue)s)"
+
+FUNCTION_DEFINITION = """
+select p.oid::regprocedure::text as function, p.prosrc as body, pg_get_functiondef(p.oid) as definition,
+       has_function_privilege('anon', p.oid, 'execute') as anon,
+       has_function_privilege('service_role', p.oid, 'execute') as service_role
+from pg_proc p
+where p.oid = to_regproc(%(name)s)
+"""
+
+TRIGGER_DEFINITION = """
+select t.tgrelid::regclass::text as on_table, pg_get_triggerdef(t.oid) as definition,
+       t.tgenabled <> 'D' as enabled
+from pg_trigger t
+where t.tgname = %(name)s and not t.tgisinternal
+order by t.tgrelid::regclass::text
+"""
+
+DATABASE_NOW = "select clock_timestamp() as now"
+
+JOBS_SINCE = """
+select task_name as job, status, attempts, coalesce(result, error, '') as result_or_error
+from public.job_results
+where created_at >= %(since)s
+order by created_at, task_name
+"""

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+import psutil
 import structlog
 
 from jobqueue.settings import PROJECT_ROOT, Settings, configured, load_settings, local_stack_dir
@@ -123,6 +124,7 @@ def start_worker(settings_env: Mapping[str, str], port: int, state_dir: Path, ho
                  concurrency: int | None = None, pull: bool = False,
                  deadline_seconds: float = START_DEADLINE_SECONDS) -> WorkerProcess:
     """Launch ``python -m worker`` detached with ``settings_env`` over this environment; return once healthy."""
+    reap_children()
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "worker", "--host", host, "--port", str(port)]
@@ -146,17 +148,33 @@ def start_worker(settings_env: Mapping[str, str], port: int, state_dir: Path, ho
     return worker
 
 
+def process_gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs: absent, or a zombie (exited, waiting for its parent to reap it).
+
+    ``os.kill(pid, 0)`` succeeds on a zombie, so a worker that exited under an open kernel (its parent)
+    would otherwise look alive until the kernel ends.
+    """
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.AccessDenied:
+        return False
+
+
+def reap_children() -> list[int]:
+    """Collect the exit status of every worker this process started that has exited; return their pids."""
+    reaped = [pid for pid, child in _children.items() if child.poll() is not None]
+    for pid in reaped:
+        del _children[pid]
+    return reaped
+
+
 def _exited(pid: int) -> bool:
     child = _children.get(pid)
     if child is not None:
         return child.poll() is not None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return process_gone(pid)
 
 
 def wait_for_exit(pid: int, seconds: float) -> bool:
@@ -192,6 +210,7 @@ def stop_worker(worker: WorkerProcess, grace_seconds: float = 35.0, force: bool 
 def ensure_worker(settings: Settings | None = None, state_dir: Path | None = None,
                   concurrency: int | None = None) -> WorkerProcess:
     """The healthy worker recorded for this project, or a new one on the port of ``WORKER_URL``."""
+    reap_children()
     settings = settings or load_settings()
     directory = Path(state_dir or settings.local_stack_dir or local_stack_dir(configured()))
     recorded = load_worker(directory)

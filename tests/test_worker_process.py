@@ -8,8 +8,10 @@ import signal
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
+from jobqueue import worker_process
 from jobqueue.settings import Settings
 from jobqueue.worker_process import (
     WorkerError,
@@ -22,6 +24,7 @@ from jobqueue.worker_process import (
     worker_env,
 )
 from supabase_local.state import free_port
+from tests.waiting import eventually
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
@@ -66,3 +69,19 @@ def test_bad_settings_fail_fast_with_the_log(tmp_path: Path):
     with pytest.raises(WorkerError, match="JOB_FAIL_PATTERN is not a valid regular expression"):
         start_worker(env, port=port, state_dir=tmp_path)
     assert load_worker(tmp_path) is None
+
+
+def test_a_worker_exited_under_its_parent_counts_as_stopped_for_another_process(tmp_path: Path):
+    """Regression: ``make stop`` waited out its grace period and killed a worker that had exited long before,
+    because the worker lingered as a zombie of the kernel that started it and ``kill(pid, 0)`` still succeeds."""
+    port = free_port()
+    worker = start_worker(worker_env(offline_settings(port)), port=port, state_dir=tmp_path)
+    child = worker_process._children.pop(worker.pid)  # seen from a process that did not start it, as make stop is
+    try:
+        os.kill(worker.pid, signal.SIGTERM)
+        eventually(lambda: psutil.Process(worker.pid).status() == psutil.STATUS_ZOMBIE, 30, "the worker exits")
+        assert wait_for_exit(worker.pid, 0)
+        assert not stop_worker(worker)
+        assert load_worker(tmp_path) is None
+    finally:
+        child.wait()
