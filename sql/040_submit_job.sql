@@ -114,7 +114,7 @@ begin
     end if;
   end if;
   -- Backpressure: the anon key is public, so the queue has a bound. Counting stops at the bound.
-  if (select count(*) from (select from pgmq.q_work_queue limit waiting_limit + 1) as waiting) > waiting_limit then
+  if (select count(*) from (select from pgmq.q_work_queue limit waiting_limit) as waiting) >= waiting_limit then
     raise exception 'the queue is full: % jobs are waiting', waiting_limit
       using errcode = 'PT429', hint = 'retry later, when the worker has caught up; nothing was queued';
   end if;

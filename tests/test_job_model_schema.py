@@ -1,0 +1,268 @@
+"""The job model in SQL: submit_job's checks, idempotency keys, priority, delay, cancel, progress, attempts, stats.
+
+Through supabase-py with the anon key where a browser would call, and as the worker (service role RPCs called by
+SQL here) elsewhere. No worker runs: the session stack posts webhooks to a port where nothing listens.
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psycopg
+import pytest
+from postgrest.exceptions import APIError
+from supabase import Client, create_client
+
+from jobqueue.settings import Settings
+from tests.schema_helpers import as_role, call, count_rows, message
+
+pytestmark = pytest.mark.usefixtures("provisioned")
+
+
+@pytest.fixture(scope="module")
+def anon(provisioned: Settings) -> Client:
+    return create_client(provisioned.supabase_url, provisioned.anon_key)
+
+
+def submit(anon: Client, **arguments: Any) -> dict[str, Any]:
+    data = anon.rpc("submit_job", {"task_name": f"model-{uuid.uuid4()}", **arguments}).execute().data
+    return data[0] if isinstance(data, list) else data
+
+
+def job(db: psycopg.Connection, job_id: str) -> dict[str, Any]:
+    return call(db, "select * from public.job_results where job_id = %(j)s", {"j": job_id})[0]
+
+
+def claim(db: psycopg.Connection, row: dict[str, Any]) -> dict[str, Any]:
+    return call(db, "select * from public.mark_job_processing(%(j)s, %(m)s, 60)",
+                {"j": row["job_id"], "m": row["msg_id"]})[0]
+
+
+@pytest.mark.parametrize(("arguments", "argument", "words"), [
+    ({"job_type": "no_such_type"}, "job_type", "not a known job type (known: echo, flaky, generate_report)"),
+    ({"payload": [1, 2]}, "payload", "payload must be a JSON object, got array"),
+    ({"payload": "text"}, "payload", "payload must be a JSON object, got string"),
+    ({"payload": {"message": 5}}, "payload", "payload.message must be a string, got number"),
+    ({"payload": {"colour": "red"}}, "payload", "payload.colour is not a field of this job type (fields: message)"),
+    ({"payload": {"message": "x" * 1001}}, "payload", "payload.message must be at most 1000 characters long"),
+    ({"payload": {"message": "x" * 70_000}}, "payload", "the limit is 65536"),
+    ({"job_type": "generate_report", "payload": {"sections": 0}}, "payload", "payload.sections must be at least 1"),
+    ({"job_type": "generate_report", "payload": {"sections": 2.5}}, "payload", "payload.sections must be an integer"),
+    ({"job_type": "generate_report", "payload": {"title": ""}}, "payload", "payload.title must be at least 1"),
+    ({"job_type": "flaky", "payload": {"failure_rate": 1.5}}, "payload", "payload.failure_rate must be at most 1"),
+    ({"priority": 101}, "priority", "priority must be between -100 and 100, got 101"),
+    ({"priority": -101}, "priority", "priority must be between -100 and 100, got -101"),
+    ({"delay_seconds": -1}, "delay_seconds", "delay_seconds must be between 0 and 2592000, got -1"),
+    ({"delay_seconds": 2592001}, "delay_seconds", "delay_seconds must be between 0 and 2592000"),
+    ({"max_attempts": 0}, "max_attempts", "max_attempts must be between 1 and 25, got 0"),
+    ({"max_attempts": 26}, "max_attempts", "max_attempts must be between 1 and 25, got 26"),
+    ({"timeout_seconds": 0}, "timeout_seconds", "timeout_seconds must be between 1 and 86400, got 0"),
+    ({"timeout_seconds": 86401}, "timeout_seconds", "timeout_seconds must be between 1 and 86400"),
+    ({"idempotency_key": " "}, "idempotency_key", "idempotency_key is empty"),
+    ({"idempotency_key": "k" * 201}, "idempotency_key", "idempotency_key is 201 characters long"),
+    ({"idempotency_key": "a\nb"}, "idempotency_key", "idempotency_key contains control characters"),
+])
+def test_each_bad_argument_is_refused_by_name_and_queues_nothing(anon, db, arguments, argument, words):
+    name = f"refused-{uuid.uuid4()}"
+    with pytest.raises(APIError) as refused:
+        anon.rpc("submit_job", {"task_name": name, **arguments}).execute()
+    assert refused.value.code == "22023"
+    assert words in refused.value.message
+    assert refused.value.details == f"argument: {argument}"
+    assert count_rows(db, name) == (0, 0)
+
+
+def test_the_prds_one_argument_call_makes_an_echo_job(anon):
+    row = submit(anon)
+    assert (row["job_type"], row["payload"], row["priority"], row["timeout_seconds"]) == ("echo", {}, 0, 300)
+
+
+def test_a_full_job_is_stored_with_its_type_defaults(anon, db):
+    row = submit(anon, job_type="generate_report", payload={"title": "Q3", "sections": 3}, priority=7,
+                 max_attempts=2)
+    assert (row["job_type"], row["payload"], row["priority"], row["max_attempts"], row["timeout_seconds"]) == (
+        "generate_report", {"title": "Q3", "sections": 3}, 7, 2, 600)
+    assert (row["status"], row["progress"], row["run_after"], row["cancelled_at"]) == ("pending", 0, None, None)
+    assert message(db, "work_queue", row["msg_id"])["message"] == {
+        "job_id": row["job_id"], "task_name": row["task_name"], "job_type": "generate_report", "priority": 7}
+
+
+def test_concurrent_submits_with_one_key_make_one_job_and_one_message(anon, db):
+    key = f"order-{uuid.uuid4()}"
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        rows = list(pool.map(lambda _: submit(anon, idempotency_key=key, task_name="double click"), range(20)))
+    assert len({row["job_id"] for row in rows}) == 1
+    stored = call(db, "select job_id, msg_id from public.job_results where idempotency_key = %(k)s", {"k": key})
+    assert len(stored) == 1
+    queued = call(db, "select count(*) as n from pgmq.q_work_queue where message->>'job_id' = %(j)s",
+                  {"j": str(stored[0]["job_id"])})
+    assert queued[0]["n"] == 1
+
+
+def test_a_key_comes_free_once_its_job_is_cancelled(anon, db):
+    key = f"retryable-{uuid.uuid4()}"
+    first = submit(anon, idempotency_key=key)
+    call(db, "select public.cancel_job(%(j)s)", {"j": first["job_id"]})
+    second = submit(anon, idempotency_key=key)
+    assert second["job_id"] != first["job_id"]
+    assert submit(anon, idempotency_key=key)["job_id"] == second["job_id"]
+
+
+def test_pull_mode_takes_the_highest_priority_first(anon, db):
+    low = submit(anon, priority=98)
+    high = submit(anon, priority=99)
+    try:
+        first = call(db, "select * from public.get_next_job(60)")[0]
+        second = call(db, "select * from public.get_next_job(60)")[0]
+        assert (str(first["job_id"]), str(second["job_id"])) == (high["job_id"], low["job_id"])
+    finally:
+        for row in (low, high):
+            call(db, "select public.cancel_job(%(j)s)", {"j": row["job_id"]})
+
+
+def test_a_delayed_job_waits_in_the_queue_until_run_after(anon, db):
+    row = submit(anon, delay_seconds=3600)
+    queued = message(db, "work_queue", row["msg_id"])
+    assert row["status"] == "pending" and row["run_after"] is not None
+    assert queued["vt"] == job(db, row["job_id"])["run_after"]
+    assert claim_refused(db, row)
+    not_yet = call(db, "select count(*) as n from jobqueue_private.deliveries where msg_id = %(m)s",
+                   {"m": row["msg_id"]})
+    assert not_yet[0]["n"] == 0  # due in an hour: the sweeper sends it shortly before
+
+
+def claim_refused(db: psycopg.Connection, row: dict[str, Any]) -> bool:
+    return call(db, "select * from public.mark_job_processing(%(j)s, %(m)s, 60)",
+                {"j": row["job_id"], "m": row["msg_id"]}) == []
+
+
+def test_a_soon_due_job_is_delivered_at_once_for_the_worker_to_hold(anon, db):
+    row = submit(anon, delay_seconds=5)
+    delivered = call(db, "select visible_at from jobqueue_private.deliveries where msg_id = %(m)s",
+                     {"m": row["msg_id"]})
+    assert delivered and delivered[0]["visible_at"] == job(db, row["job_id"])["run_after"]
+    # The sweeper does not send it again before it comes due.
+    call(db, "select public.sweep_work_queue()")
+    again = call(db, "select deliveries from jobqueue_private.deliveries where msg_id = %(m)s", {"m": row["msg_id"]})
+    assert again[0]["deliveries"] == 1
+
+
+def test_cancel_pending_ends_it_at_once_and_its_message_leaves_the_queue(anon, db):
+    row = submit(anon)
+    cancelled = call(db, "select * from public.cancel_job(%(j)s)", {"j": row["job_id"]})[0]
+    assert cancelled["status"] == "cancelled" and cancelled["cancelled_at"] is not None
+    assert message(db, "work_queue", row["msg_id"]) is None
+    assert call(db, "select count(*) as n from pgmq.a_work_queue where msg_id = %(m)s", {"m": row["msg_id"]})[0]["n"]
+    assert claim_refused(db, row)
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState):
+        call(db, "update public.job_results set status = 'pending' where job_id = %(j)s", {"j": row["job_id"]})
+
+
+def test_cancel_running_is_a_request_the_worker_completes(anon, db):
+    row = submit(anon)
+    claim(db, row)
+    requested = call(db, "select * from public.cancel_job(%(j)s)", {"j": row["job_id"]})[0]
+    assert requested["status"] == "processing" and requested["cancelled_at"] is not None
+    asked = call(db, "select public.job_cancel_requests(array[%(j)s, gen_random_uuid()]::uuid[]) as ids",
+                 {"j": row["job_id"]})[0]["ids"]
+    assert [str(job_id) for job_id in asked] == [row["job_id"]]
+    # The task got to the end first: the job still ends cancelled, never completed.
+    ended = call(db, "select * from public.mark_job_completed(%(j)s, 'done anyway')", {"j": row["job_id"]})[0]
+    assert (ended["status"], ended["result"]) == ("cancelled", None)
+    assert message(db, "work_queue", row["msg_id"]) is None
+
+
+def test_cancel_after_the_end_changes_nothing_and_an_unknown_job_is_refused(anon, db):
+    row = submit(anon)
+    claim(db, row)
+    call(db, "select * from public.mark_job_completed(%(j)s, 'fine', '{\"ok\": true}')", {"j": row["job_id"]})
+    again = call(db, "select * from public.cancel_job(%(j)s)", {"j": row["job_id"]})[0]
+    assert (again["status"], again["cancelled_at"], again["output"]) == ("completed", None, {"ok": True})
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="no job has job_id"):
+        call(db, "select * from public.cancel_job(gen_random_uuid())")
+
+
+def test_progress_is_written_while_running_and_checked(anon, db):
+    row = submit(anon, job_type="generate_report")
+    assert call(db, "select public.report_job_progress(%(j)s, 10, 'early') as ok", {"j": row["job_id"]})[0]["ok"] \
+        is False
+    claim(db, row)
+    assert call(db, "select public.report_job_progress(%(j)s, 40, 'section 2') as ok",
+                {"j": row["job_id"]})[0]["ok"] is True
+    before = job(db, row["job_id"])
+    call(db, "select public.report_job_progress(%(j)s, 40, 'section 2')", {"j": row["job_id"]})
+    assert job(db, row["job_id"])["updated_at"] == before["updated_at"]  # an unchanged value writes nothing
+    assert (before["progress"], before["progress_message"]) == (40, "section 2")
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="progress must be between 0 and 100"):
+        call(db, "select public.report_job_progress(%(j)s, 101)", {"j": row["job_id"]})
+
+
+def test_a_job_of_its_own_attempt_limit_is_dead_lettered_by_it(anon, db):
+    row = submit(anon, max_attempts=1)
+    claim(db, row)
+    failed = call(db, "select * from public.mark_job_failed(%(j)s, 'boom', 0, 5)", {"j": row["job_id"]})[0]
+    assert failed["status"] == "failed"
+
+
+def test_a_permanent_failure_is_dead_lettered_at_once(anon, db):
+    row = submit(anon, max_attempts=5)
+    claim(db, row)
+    failed = call(db, "select * from public.mark_job_failed(%(j)s, 'bad payload', 0, 5, true)",
+                  {"j": row["job_id"]})[0]
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+
+
+def test_a_full_queue_refuses_with_429_and_queues_nothing(anon, db):
+    waiting = call(db, "select count(*) as n from pgmq.q_work_queue")[0]["n"]
+    call(db, "update jobqueue_private.settings set value = %(n)s where key = 'max_waiting_jobs'", {"n": str(waiting)})
+    name = f"too-many-{uuid.uuid4()}"
+    try:
+        with pytest.raises(APIError) as refused:
+            anon.rpc("submit_job", {"task_name": name}).execute()
+    finally:
+        call(db, "update jobqueue_private.settings set value = '10000' where key = 'max_waiting_jobs'")
+    assert refused.value.code == "PT429"
+    assert "queue is full" in refused.value.message and "retry later" in refused.value.hint
+    assert count_rows(db, name) == (0, 0)
+
+
+def test_everyone_reads_job_types_and_stats(anon):
+    types = anon.table("job_types").select("name, payload_schema").order("name").execute().data
+    assert [row["name"] for row in types] == ["echo", "flaky", "generate_report"]
+    assert all(row["payload_schema"]["type"] == "object" for row in types)
+    stats = anon.table("job_stats").select("*").execute().data
+    assert any(row["job_type"] == "echo" for row in stats)
+
+
+FORBIDDEN = [
+    "select public.cancel_job(gen_random_uuid())",
+    "select public.report_job_progress(gen_random_uuid(), 5, 'x')",
+    "select public.job_cancel_requests(array[gen_random_uuid()])",
+    "select * from public.mark_job_cancelled(gen_random_uuid())",
+    "select * from public.mark_job_completed(gen_random_uuid(), 'x', '{}')",
+    "select * from public.mark_job_failed(gen_random_uuid(), 'x', 0, null, true)",
+    "insert into public.job_types (name) values ('mine')",
+    "update public.job_types set priority = 100",
+    "delete from public.job_types",
+    "update public.job_results set cancelled_at = now()",
+]
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+@pytest.mark.parametrize("statement", FORBIDDEN)
+def test_api_roles_cannot_cancel_report_or_write(db, role, statement):
+    with as_role(db, role) as cur, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        cur.execute(statement)
+
+
+@pytest.mark.parametrize(("rpc", "arguments"), [
+    ("cancel_job", {"job_id": str(uuid.UUID(int=1))}),
+    ("report_job_progress", {"job_id": str(uuid.UUID(int=1)), "progress": 5}),
+    ("job_cancel_requests", {"job_ids": [str(uuid.UUID(int=1))]}),
+])
+def test_anon_key_is_refused_on_operator_and_worker_rpcs(anon, rpc, arguments):
+    with pytest.raises(APIError) as refused:
+        anon.rpc(rpc, arguments).execute()
+    assert refused.value.code == "42501"
