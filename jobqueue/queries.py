@@ -23,6 +23,8 @@ on conflict (filename) do update set checksum = excluded.checksum, applied_at = 
 """
 
 REVOKE_PLATFORM_ACCESS = "select jobqueue_private.revoke_platform_access()"
+PLATFORM_ACCESS_LEFT = "select role_name, schema_name, privilege, objects from jobqueue_private.platform_access_left()"
+STORE_WEBHOOK_SECRET = "select jobqueue_private.store_webhook_secret(%(secret)s)"
 
 WRITE_SETTING = """
 insert into jobqueue_private.settings as s (key, value) values (%(key)s, %(value)s)
@@ -36,7 +38,7 @@ select c.component, c.present,
        coalesce('extension ' || e.extversion,
                 case when c.present then 'schema (embedded stack)' else 'missing' end) as provided_by
 from (values
-  ('pgmq', to_regprocedure('pgmq.send(text,jsonb)') is not null),
+  ('pgmq', exists (select from pg_proc where pronamespace = to_regnamespace('pgmq') and proname = 'send')),
   ('pg_net', to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is not null),
   ('pg_cron', to_regclass('cron.job') is not null)
 ) as c(component, present)
