@@ -23,8 +23,9 @@ on conflict (filename) do update set checksum = excluded.checksum, applied_at = 
 """
 
 REVOKE_PLATFORM_ACCESS = "select jobqueue_private.revoke_platform_access()"
-PLATFORM_ACCESS_LEFT = "select role_name, schema_name, privilege, objects from jobqueue_private.platform_access_left()"
-STORE_WEBHOOK_SECRET = "select jobqueue_private.store_webhook_secret(%(secret)s)"
+PLATFORM_ACCESS_LEFT = ("select role_name, schema_name, privilege, objects "
+                        "from jobqueue_private.platform_access_left()")
+STORE_WEBHOOK_SECRET = "select jobqueue_private.store_webhook_secret(%(secret)s)"  # noqa: S105 - a query
 
 WRITE_SETTING = """
 insert into jobqueue_private.settings as s (key, value) values (%(key)s, %(value)s)

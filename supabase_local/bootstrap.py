@@ -4,9 +4,10 @@ Everything here runs as ``supabase_admin``, the stack's superuser, so the platfo
 Supabase; ``postgres`` gets the attributes and grants Supabase gives it (``00_roles.sql``). Order matters:
 roles and schemas, then PGMQ (its script is not re-runnable, so it is guarded) cut to the surface of the
 PGMQ version chosen (``pgmq_surface``), then the platform SQL files that build on it (``pgmq_public``,
-the pg_net-, pg_cron- and Vault-compatible schemas, and the change capture Realtime reads). Each file is applied once and recorded with its checksum, and applied
-again only when it changes (an upgrade), so a project's own revokes survive a restart as they do on
-Supabase, where extension grants are made when the extension is created.
+the pg_net-, pg_cron- and Vault-compatible schemas, and the change capture Realtime reads). Each file is
+applied once and recorded with its checksum, and applied again only when it changes (an upgrade), so a
+project's own revokes survive a restart as they do on Supabase, where extension grants are made when the
+extension is created.
 """
 
 from __future__ import annotations
