@@ -53,12 +53,14 @@ class ProvisionReport:
     unchanged: list[str] = field(default_factory=list)
     settings_changed: list[str] = field(default_factory=list)
     job_types_changed: list[str] = field(default_factory=list)
+    api_access_left: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line a person can read."""
         parts = [f"{len(self.applied)} applied", f"{len(self.reapplied)} re-applied (changed)",
                  f"{len(self.unchanged)} unchanged", f"settings changed: {', '.join(self.settings_changed) or 'none'}",
-                 f"job types changed: {', '.join(self.job_types_changed) or 'none'}"]
+                 f"job types changed: {', '.join(self.job_types_changed) or 'none'}",
+                 f"API roles still reach: {'; '.join(self.api_access_left) or 'nothing on the platform schemas'}"]
         return "; ".join(parts)
 
 
@@ -83,14 +85,16 @@ def _apply(conn: psycopg.Connection, migration: Migration) -> None:
 
 
 def _write_settings(conn: psycopg.Connection, settings: Settings) -> list[str]:
+    """Write the tunables, and the webhook secret into Supabase Vault (never in plain text)."""
     webhook_key(settings.webhook_secret)
-    values = {"worker_url": settings.worker_url, "webhook_secret": settings.webhook_secret,
-              "max_attempts": str(settings.max_attempts)}
+    values = {"worker_url": settings.worker_url, "max_attempts": str(settings.max_attempts)}
     changed = []
     with conn.transaction():
         for key, value in values.items():
             if conn.execute(queries.WRITE_SETTING, {"key": key, "value": value}).fetchone():
                 changed.append(key)
+        if conn.execute(queries.STORE_WEBHOOK_SECRET, {"secret": settings.webhook_secret}).fetchone()[0]:
+            changed.append("webhook_secret")
     return changed
 
 
@@ -103,6 +107,16 @@ def _write_job_types(conn: psycopg.Connection) -> list[str]:
             if conn.execute(queries.UPSERT_JOB_TYPE, values).fetchone():
                 changed.append(row["name"])
     return changed
+
+
+def _access_left(conn: psycopg.Connection) -> list[str]:
+    """What anon and authenticated can still reach on the platform schemas (grants postgres cannot revoke)."""
+    lines = []
+    for role, schema, privilege, objects in conn.execute(queries.PLATFORM_ACCESS_LEFT).fetchall():
+        what = f"usage on schema {schema}" if privilege == "usage" else \
+            f"{privilege} on {len(objects)} in {schema} ({', '.join(objects[:3])}{', ...' if len(objects) > 3 else ''})"
+        lines.append(f"{role}: {what}")
+    return lines
 
 
 def provision(settings: Settings, directory: Path = SQL_DIR) -> ProvisionReport:
@@ -124,9 +138,11 @@ def provision(settings: Settings, directory: Path = SQL_DIR) -> ProvisionReport:
             conn.execute(queries.REVOKE_PLATFORM_ACCESS)
             report.settings_changed = _write_settings(conn, settings)
             report.job_types_changed = _write_job_types(conn)
+            report.api_access_left = _access_left(conn)
         finally:
             conn.execute(queries.PROVISION_UNLOCK)
     log.info("provision.done", applied=len(report.applied), reapplied=len(report.reapplied),
              unchanged=len(report.unchanged), settings_changed=report.settings_changed,
-             job_types_changed=report.job_types_changed)
+             job_types_changed=report.job_types_changed,
+             api_access_left=report.api_access_left)
     return report

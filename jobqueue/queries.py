@@ -23,6 +23,9 @@ on conflict (filename) do update set checksum = excluded.checksum, applied_at = 
 """
 
 REVOKE_PLATFORM_ACCESS = "select jobqueue_private.revoke_platform_access()"
+PLATFORM_ACCESS_LEFT = ("select role_name, schema_name, privilege, objects "
+                        "from jobqueue_private.platform_access_left()")
+STORE_WEBHOOK_SECRET = "select jobqueue_private.store_webhook_secret(%(secret)s)"  # noqa: S105 - a query
 
 UPSERT_JOB_TYPE = """
 insert into public.job_types as t (name, description, priority, max_attempts, timeout_seconds, payload_schema)
@@ -48,7 +51,7 @@ select c.component, c.present,
        coalesce('extension ' || e.extversion,
                 case when c.present then 'schema (embedded stack)' else 'missing' end) as provided_by
 from (values
-  ('pgmq', to_regprocedure('pgmq.send(text,jsonb)') is not null),
+  ('pgmq', exists (select from pg_proc where pronamespace = to_regnamespace('pgmq') and proname = 'send')),
   ('pg_net', to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is not null),
   ('pg_cron', to_regclass('cron.job') is not null)
 ) as c(component, present)

@@ -1,8 +1,10 @@
 """Where the project's settings come from: the process environment, then ``.env``, then the local stack.
 
-The embedded stack is used only when no ``SUPABASE_URL`` is configured; its values are read from the state
-it saved on ``start``, and the webhook secret is derived from its JWT secret so that the database and the
-worker agree on it without anyone copying it around.
+The embedded stack is used when no ``SUPABASE_URL`` is configured, or when ``SUPABASE_URL`` is that stack's
+own gateway URL (as after ``eval $(python -m supabase_local status -o env)``); its values are read from the
+state it saved on ``start``, and the webhook secret is derived from its JWT secret so that the database and
+the worker agree on it without anyone copying it around. A hosted project's database cannot reach this
+machine's loopback, so there a loopback ``WORKER_URL`` (the default) is refused instead of stored.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -91,6 +95,38 @@ def _stack_values(directory: Path) -> dict[str, str]:
     return {**state.env(), "WEBHOOK_SECRET": derive_webhook_secret(state.jwt_secret)}
 
 
+def embedded_stack_dir(values: Mapping[str, str], root: Path | None = None) -> Path | None:
+    """The embedded stack's directory when the settings point at it (no ``SUPABASE_URL``, or that stack's
+    own URL), else None: a hosted project."""
+    directory = local_stack_dir(values, root)
+    url = values.get("SUPABASE_URL")
+    if not url:
+        return directory
+    state = load_state(directory)
+    return directory if state is not None and url.rstrip("/") == state.supabase_url else None
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _worker_url(values: Mapping[str, str], embedded: bool) -> str:
+    url = values.get("WORKER_URL") or DEFAULT_WORKER_URL
+    if not embedded and _is_loopback(url):
+        where = "WORKER_URL is not set, so it defaults to" if not values.get("WORKER_URL") else "WORKER_URL is"
+        raise SettingsError(f"{where} {url}, a loopback address that the hosted project's database cannot reach: "
+                            "set WORKER_URL to a public or tunnelled URL of the worker's /hooks/work-queue "
+                            "(see README, 'On a hosted Supabase project')")
+    return url
+
+
 def _number(values: Mapping[str, str], name: str, default: float, kind: type[float] | type[int]) -> float:
     raw = values.get(name)
     if raw is None or raw == "":
@@ -107,9 +143,8 @@ def _number(values: Mapping[str, str], name: str, default: float, kind: type[flo
 def load_settings(environ: Mapping[str, str] | None = None, root: Path | None = None) -> Settings:
     """Resolve the settings (environment, ``.env``, running local stack) or say plainly what is missing."""
     values = configured(environ, root)
-    stack_dir = None
-    if not values.get("SUPABASE_URL"):
-        stack_dir = local_stack_dir(values, root)
+    stack_dir = embedded_stack_dir(values, root)
+    if stack_dir is not None:
         values = {**_stack_values(stack_dir), **values}
     missing = [name for name in _REQUIRED if not values.get(name)]
     if missing:
@@ -130,7 +165,7 @@ def load_settings(environ: Mapping[str, str] | None = None, root: Path | None = 
         service_role_key=values["SUPABASE_SERVICE_ROLE_KEY"],
         db_url=values["SUPABASE_DB_URL"],
         webhook_secret=values["WEBHOOK_SECRET"],
-        worker_url=values.get("WORKER_URL") or DEFAULT_WORKER_URL,
+        worker_url=_worker_url(values, embedded=stack_dir is not None),
         job_min_seconds=min_seconds,
         job_max_seconds=max_seconds,
         max_attempts=attempts,

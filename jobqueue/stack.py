@@ -7,17 +7,16 @@ from pathlib import Path
 
 import structlog
 
-from jobqueue.settings import Settings, configured, load_settings, local_stack_dir
+from jobqueue.settings import Settings, configured, embedded_stack_dir, load_settings
 from supabase_local import lifecycle
 
 log = structlog.get_logger(__name__)
 
 
 def ensure_stack(environ: Mapping[str, str] | None = None, root: Path | None = None) -> Settings:
-    """Start (or reuse) the embedded stack when no ``SUPABASE_URL`` is configured, then return the settings."""
-    values = configured(environ, root)
-    if not values.get("SUPABASE_URL"):
-        directory = local_stack_dir(values, root)
+    """Start (or reuse) the embedded stack unless a hosted project is configured, then return the settings."""
+    directory = embedded_stack_dir(configured(environ, root), root)
+    if directory is not None:
         state = lifecycle.start(str(directory))
         log.info("stack.ready", url=state.supabase_url, directory=str(directory))
     return load_settings(environ, root)

@@ -1,11 +1,13 @@
 -- test_queue builds on three Supabase extensions and the Supabase API roles. Stop early, in plain words,
 -- when one is missing. On the embedded stack they exist as schemas of the same shape rather than as
--- extensions, so the check looks for the objects used, not for pg_extension rows.
+-- extensions, so the check looks for the objects used, not for pg_extension rows, and by name only: the
+-- signatures differ between versions (PGMQ 1.4.4 has one send(text, jsonb, integer default 0), later
+-- versions several overloads), so a signature lookup would miss a version that works.
 do $$
 declare
   missing text[] := '{}';
 begin
-  if to_regprocedure('pgmq.send(text,jsonb)') is null then
+  if not exists (select from pg_proc where pronamespace = to_regnamespace('pgmq') and proname = 'send') then
     missing := missing || 'pgmq (the queue: create extension if not exists pgmq;)'::text;
   end if;
   if to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is null then
@@ -13,6 +15,10 @@ begin
   end if;
   if to_regclass('cron.job') is null or to_regprocedure('cron.schedule(text,text,text)') is null then
     missing := missing || 'pg_cron (the sweeper: create extension if not exists pg_cron;)'::text;
+  end if;
+  if to_regclass('vault.decrypted_secrets') is null
+     or not exists (select from pg_proc where pronamespace = to_regnamespace('vault') and proname = 'create_secret') then
+    missing := missing || 'Supabase Vault (the webhook secret: create extension if not exists supabase_vault;)'::text;
   end if;
   if (select count(*) from pg_roles where rolname in ('anon', 'authenticated', 'service_role')) < 3 then
     missing := missing || 'the Supabase roles anon, authenticated and service_role'::text;

@@ -11,7 +11,8 @@ create table if not exists jobqueue_private.settings (
 );
 revoke all on jobqueue_private.settings from public, anon, authenticated, service_role;
 
--- Defaults; provisioning overwrites them from the environment (MAX_ATTEMPTS, WORKER_URL, WEBHOOK_SECRET).
+-- Defaults; provisioning overwrites them from the environment (MAX_ATTEMPTS, WORKER_URL). The webhook
+-- secret is not kept here but in Supabase Vault (see webhook_secret() below).
 insert into jobqueue_private.settings (key, value)
 values ('max_attempts', '5'), ('redeliver_after_seconds', '30'), ('webhook_timeout_ms', '5000')
 on conflict (key) do nothing;
@@ -27,13 +28,54 @@ create table if not exists jobqueue_private.deliveries (
 );
 revoke all on jobqueue_private.deliveries from public, anon, authenticated, service_role;
 
+-- The Standard Webhooks secret the worker verifies, from Supabase Vault (provisioning stores it there).
+create or replace function jobqueue_private.webhook_secret()
+returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select s.decrypted_secret from vault.decrypted_secrets s
+  where s.name = 'test_queue_webhook_secret'
+  order by s.updated_at desc
+  limit 1
+$$;
+
+-- Store the secret in Vault (create or update), drop any plain-text copy; true when something changed.
+create or replace function jobqueue_private.store_webhook_secret(secret text)
+returns boolean
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  existing record;
+  changed boolean := false;
+begin
+  select s.id, s.decrypted_secret into existing from vault.decrypted_secrets s
+  where s.name = 'test_queue_webhook_secret' order by s.updated_at desc limit 1;
+  if existing.id is null then
+    perform vault.create_secret(secret, 'test_queue_webhook_secret', 'Standard Webhooks secret of test_queue');
+    changed := true;
+  elsif existing.decrypted_secret is distinct from secret then
+    perform vault.update_secret(existing.id, secret);
+    changed := true;
+  end if;
+  delete from jobqueue_private.settings s where s.key = 'webhook_secret';
+  return changed or found;
+end
+$$;
+
+-- A tunable setting; 'webhook_secret' is answered from Vault, so older callers keep working.
 create or replace function jobqueue_private.setting(name text)
 returns text
 language sql
 stable
 set search_path = ''
 as $$
-  select s.value from jobqueue_private.settings s where s.key = setting.name
+  select case when setting.name = 'webhook_secret' then jobqueue_private.webhook_secret()
+              else (select s.value from jobqueue_private.settings s where s.key = setting.name) end
 $$;
 
 create or replace function jobqueue_private.max_attempts()
@@ -46,3 +88,5 @@ as $$
 $$;
 
 revoke all on all functions in schema jobqueue_private from public, anon, authenticated;
+revoke all on function jobqueue_private.webhook_secret(), jobqueue_private.store_webhook_secret(text)
+  from service_role;

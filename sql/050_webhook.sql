@@ -54,7 +54,7 @@ set search_path = ''
 as $$
 declare
   worker_url text := jobqueue_private.setting('worker_url');
-  secret text := jobqueue_private.setting('webhook_secret');
+  secret text := jobqueue_private.webhook_secret();
   body jsonb := jsonb_build_object('msg_id', msg_id, 'job_id', message -> 'job_id',
                                    'task_name', message -> 'task_name',
                                    'job_type', coalesce(message -> 'job_type', '"echo"'),

@@ -1,10 +1,13 @@
 """Give a fresh PostgreSQL the shape of a Supabase project, once, as installing extensions would.
 
-Order matters: roles and schemas, then PGMQ (its script is not re-runnable, so it is guarded), then the
-platform SQL files that build on it (``pgmq_public``, the pg_net- and pg_cron-compatible schemas, and
-the change capture Realtime reads). Each file is applied once and recorded with its checksum, and applied
-again only when it changes (an upgrade), so a project's own revokes survive a restart as they do on
-Supabase, where extension grants are made when the extension is created.
+Everything here runs as ``supabase_admin``, the stack's superuser, so the platform is its own, as on hosted
+Supabase; ``postgres`` gets the attributes and grants Supabase gives it (``00_roles.sql``). Order matters:
+roles and schemas, then PGMQ (its script is not re-runnable, so it is guarded) cut to the surface of the
+PGMQ version chosen (``pgmq_surface``), then the platform SQL files that build on it (``pgmq_public``,
+the pg_net-, pg_cron- and Vault-compatible schemas, and the change capture Realtime reads). Each file is
+applied once and recorded with its checksum, and applied again only when it changes (an upgrade), so a
+project's own revokes survive a restart as they do on Supabase, where extension grants are made when the
+extension is created.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import structlog
 from pgmq.install import get_embedded_install_sql
 from psycopg import sql
 
+from supabase_local import pgmq_surface
 from supabase_local.state import StackState
 
 log = structlog.get_logger(__name__)
@@ -79,15 +83,19 @@ def _apply_once(conn: psycopg.Connection, name: str, text: str) -> bool:
 
 
 def bootstrap(state: StackState, conninfo: str | None = None) -> None:
-    """Apply roles, schemas, PGMQ and the platform SQL to the stack's database (or ``conninfo``'s)."""
-    with psycopg.connect(conninfo or state.db_url, autocommit=True) as conn:
+    """Apply roles, schemas, PGMQ and the platform SQL to the stack's database (or ``conninfo``'s, which
+    must connect as the superuser)."""
+    surface = state.pgmq_surface or pgmq_surface.DEFAULT
+    with psycopg.connect(conninfo or state.admin_url, autocommit=True) as conn:
         conn.execute(LEDGER)
         scripts = _platform_sql_files()
         applied = [name for name, text in scripts if name in BEFORE_PGMQ and _apply_once(conn, name, text)]
-        conn.execute(sql.SQL("alter role authenticator with login password {}").format(
-            sql.Literal(state.authenticator_password)))
+        for role, password in (("authenticator", state.authenticator_password), ("postgres", state.db_password)):
+            conn.execute(sql.SQL("alter role {} with login password {}").format(
+                sql.Identifier(role), sql.Literal(password)))
         installed = install_pgmq(conn)
+        applied += [name for name, text in pgmq_surface.scripts(surface) if _apply_once(conn, name, text)]
         applied += [name for name, text in scripts
                     if name not in BEFORE_PGMQ and not _provided_by_extension(conn, text)
                     and _apply_once(conn, name, text)]
-    log.info("bootstrap.done", pgmq_installed_now=installed, applied=applied)
+    log.info("bootstrap.done", pgmq_installed_now=installed, pgmq_surface=surface, applied=applied)

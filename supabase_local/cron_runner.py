@@ -83,7 +83,7 @@ class CronRunner:
     @classmethod
     def from_state(cls, state: StackState) -> CronRunner:
         """The stack's runner."""
-        return cls(state.db_url)
+        return cls(state.admin_url)
 
     def routes(self) -> list[BaseRoute]:
         """None: the runner works in the background only."""

@@ -19,7 +19,7 @@ import httpx
 import psutil
 import structlog
 
-from supabase_local import bootstrap, keys, postgres
+from supabase_local import bootstrap, keys, pgmq_surface, postgres
 from supabase_local.state import StackState, free_port, load_state, port_is_free, state_dir
 
 log = structlog.get_logger(__name__)
@@ -85,11 +85,20 @@ def _new_state(directory: str | None) -> StackState:
     return StackState(
         root=str(state_dir(directory)),
         db_password=secrets.token_urlsafe(24),
+        admin_password=secrets.token_urlsafe(24),
         authenticator_password=secrets.token_urlsafe(24),
         jwt_secret=secret,
         anon_key=keys.sign_role_key(secret, "anon"),
         service_role_key=keys.sign_role_key(secret, "service_role"),
+        pgmq_surface=_pgmq_surface(),
     )
+
+
+def _pgmq_surface() -> str:
+    try:
+        return pgmq_surface.chosen()
+    except pgmq_surface.SurfaceError as err:
+        raise StackError(str(err)) from err
 
 
 def _choose_port(previous: int, what: str) -> int:
@@ -100,6 +109,14 @@ def _choose_port(previous: int, what: str) -> int:
         log.warning("port.moved", what=what, previous=previous, now=chosen,
                     reason="the previous port is taken by another program")
     return chosen
+
+
+def _check_layout(state: StackState) -> None:
+    """Refuse a data directory made before ``supabase_admin`` owned the platform: it cannot be converted."""
+    if postgres.is_initialised(state) and not state.admin_password:
+        raise StackError(f"the stack in {state.root} was created when postgres was its superuser; hosted Supabase "
+                         "runs postgres without superuser, and so does this stack now. Stop it and remove "
+                         f"{state.root} (its data is lost), then start again.")
 
 
 def _ensure_postgres(state: StackState) -> None:
@@ -151,6 +168,7 @@ def start(directory: str | None = None) -> StackState:
     if stale is not None:
         log.warning("services.unhealthy_restart", pid=stale.pid, health=current.health)
         _terminate(stale)
+    _check_layout(state)
     _ensure_postgres(state)
     state.save()
     bootstrap.bootstrap(state)

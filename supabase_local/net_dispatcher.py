@@ -124,7 +124,7 @@ class NetDispatcher:
     @classmethod
     def from_state(cls, state: StackState) -> NetDispatcher:
         """The stack's dispatcher; ``$SUPABASE_LOCAL_NET_CONCURRENCY`` bounds the requests in flight."""
-        return cls(state.db_url, int(os.environ.get(CONCURRENCY_ENV, DEFAULT_CONCURRENCY)))
+        return cls(state.admin_url, int(os.environ.get(CONCURRENCY_ENV, DEFAULT_CONCURRENCY)))
 
     def routes(self) -> list[BaseRoute]:
         """None: the dispatcher works in the background only."""

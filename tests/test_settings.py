@@ -17,6 +17,7 @@ HOSTED = {
     "SUPABASE_SERVICE_ROLE_KEY": "service-key",
     "SUPABASE_DB_URL": "postgresql://postgres:pw@db.project.supabase.co:5432/postgres",
     "WEBHOOK_SECRET": SECRET,
+    "WORKER_URL": "https://worker.example.org/hooks/work-queue",
 }
 
 
@@ -33,7 +34,7 @@ def test_environment_wins_over_dotenv(tmp_path: Path):
     assert settings.anon_key == "from-env"
     assert settings.supabase_url == HOSTED["SUPABASE_URL"]
     assert settings.max_attempts == 7
-    assert settings.worker_url == DEFAULT_WORKER_URL
+    assert settings.worker_url == HOSTED["WORKER_URL"]
     assert not settings.embedded
 
 
@@ -76,3 +77,28 @@ def test_derived_secret_is_stable_and_well_formed():
 def test_bad_values_are_named(tmp_path: Path, name: str, value: str, message: str):
     with pytest.raises(SettingsError, match=message):
         load_settings({**HOSTED, name: value}, root=tmp_path)
+
+
+@pytest.mark.parametrize("worker_url", [None, "http://127.0.0.1:8787/hooks/work-queue", "http://localhost:9/h",
+                                        "http://[::1]:9/h", "http://0.0.0.0:9/h"])
+def test_a_hosted_project_refuses_a_loopback_worker_url(tmp_path: Path, worker_url: str | None):
+    values = {k: v for k, v in HOSTED.items() if k != "WORKER_URL"}
+    if worker_url:
+        values["WORKER_URL"] = worker_url
+    with pytest.raises(SettingsError, match=r"WORKER_URL.*loopback.*public or tunnelled"):
+        load_settings(values, root=tmp_path)
+
+
+def test_the_embedded_stack_keeps_the_loopback_default(tmp_path: Path):
+    stack = saved_stack(tmp_path / "stack")
+    assert load_settings({STATE_DIR_ENV: stack.root}, root=tmp_path).worker_url == DEFAULT_WORKER_URL
+
+
+def test_values_exported_from_the_stack_are_recognised_as_the_stack(tmp_path: Path):
+    """`eval $(python -m supabase_local status -o env)` exports SUPABASE_URL and keys but no WEBHOOK_SECRET."""
+    stack = saved_stack(tmp_path / "stack")
+    exported = {**stack.env(), STATE_DIR_ENV: stack.root}
+    settings = load_settings({**exported, "SUPABASE_URL": stack.supabase_url + "/"}, root=tmp_path)
+    assert settings.embedded and settings.local_stack_dir == Path(stack.root)
+    assert settings.webhook_secret == derive_webhook_secret(stack.jwt_secret)
+    assert settings.worker_url == DEFAULT_WORKER_URL

@@ -36,14 +36,14 @@ class RealtimeService:
     def __init__(self, state: StackState, outbox_limit: int = DEFAULT_LIMIT) -> None:
         # The superuser pool reads the change log and the catalog; the authenticator pool checks visibility
         # as each subscriber's role. Pools replace broken connections after a database restart.
-        self._pool = AsyncConnectionPool(state.db_url, min_size=1, max_size=4, open=False, name="realtime",
+        self._pool = AsyncConnectionPool(state.admin_url, min_size=1, max_size=4, open=False, name="realtime",
                                          kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection)
         self._role_pool = AsyncConnectionPool(state.authenticator_url, min_size=1, max_size=4, open=False,
                                               name="realtime-roles", check=AsyncConnectionPool.check_connection)
         catalog = Catalog(self._pool)
         self.hub = Hub(Registry(), PresenceBoard(), catalog, state.jwt_secret)
         self.dispatcher = Dispatcher(self.hub.registry, catalog, Visibility(self._role_pool))
-        self.feed = ChangeFeed(state.db_url, self._pool, self.dispatcher.handle, catalog.invalidate)
+        self.feed = ChangeFeed(state.admin_url, self._pool, self.dispatcher.handle, catalog.invalidate)
         self.endpoint = RealtimeEndpoint(self.hub, outbox_limit)
         self._tasks: list[asyncio.Task[None]] = []
 

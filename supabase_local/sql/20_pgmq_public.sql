@@ -100,7 +100,13 @@ begin
 end
 $$;
 
--- The service role gets every queue, now and later; anon and authenticated get none by default.
+-- The service role gets every queue, now and later; anon and authenticated get none by default. postgres
+-- creates queues (their tables are its own) but the pgmq functions and types stay supabase_admin's.
 grant usage on schema pgmq to postgres, anon, authenticated, service_role;
+grant create on schema pgmq to postgres;
 grant all privileges on all tables in schema pgmq to postgres, service_role;
+grant all privileges on all sequences in schema pgmq to postgres, service_role;
 alter default privileges in schema pgmq grant all privileges on tables to postgres, service_role;
+alter default privileges in schema pgmq grant all privileges on sequences to postgres, service_role;
+alter default privileges for role postgres in schema pgmq grant all privileges on tables to service_role;
+alter default privileges for role postgres in schema pgmq grant all privileges on sequences to service_role;

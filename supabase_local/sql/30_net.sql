@@ -155,8 +155,9 @@ create or replace trigger wake_dispatcher
   after insert on net.http_request_queue
   for each statement execute function net._wake_dispatcher();
 
--- Privileges as Supabase grants them for pg_net: the API roles may call the request functions. The
--- queue and responses stay with postgres and service_role (pg_net itself opens its tables to PUBLIC).
+-- Privileges as Supabase grants them for pg_net (supabase_admin grants them, so postgres cannot take them
+-- back): the API roles may call the request functions. The queue and responses stay with postgres and
+-- service_role (pg_net itself opens its tables to PUBLIC).
 grant usage on schema net to postgres, anon, authenticated, service_role;
 revoke all on all functions in schema net from public;
 grant execute on function
@@ -165,5 +166,8 @@ grant execute on function
   net.http_delete(text, jsonb, jsonb, int, jsonb)
 to postgres, anon, authenticated, service_role;
 revoke all on all tables in schema net from public, anon, authenticated;
+-- postgres reads and tidies the queue and the responses, as it may on Supabase.
+grant all privileges on all tables in schema net to postgres;
+grant all privileges on all sequences in schema net to postgres;
 grant select, delete on net._http_response to service_role;
 grant select on net.http_request_queue to service_role;

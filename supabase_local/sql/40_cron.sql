@@ -121,22 +121,70 @@ begin
 end;
 $$;
 
-create or replace function cron.schedule(job_name text, schedule text, command text)
+-- pg_cron's functions are C code that write cron.job whatever the caller's grants; here they are SQL, so
+-- the writes happen in SECURITY DEFINER functions that act for a role the session may become (its login
+-- or a role it is a member of), never for one it may not. cron.schedule() itself runs as its caller, so
+-- a job belongs to current_user, as with pg_cron.
+create or replace function cron._session_may_act_as(role_name name)
+  returns void
+  language plpgsql
+  stable
+  set search_path = ''
+as $$
+begin
+  if not pg_catalog.pg_has_role(session_user, role_name, 'member') then
+    raise exception 'permission denied to act for role %', role_name using errcode = 'insufficient_privilege';
+  end if;
+end;
+$$;
+
+create or replace function cron._schedule_for(role_name name, job_name text, schedule text, command text)
   returns bigint
   language plpgsql
+  security definer
   set search_path = ''
 as $$
 declare
   id bigint;
 begin
+  perform cron._session_may_act_as(role_name);
   perform cron._check_schedule(schedule);
-  insert into cron.job (schedule, command, jobname)
-  values (schedule, command, job_name)
+  insert into cron.job (schedule, command, jobname, username)
+  values (schedule, command, job_name, role_name)
   on conflict on constraint jobname_username_uniq
     do update set schedule = excluded.schedule, command = excluded.command, database = excluded.database
   returning jobid into id;
   return id;
 end;
+$$;
+
+create or replace function cron._unschedule_for(role_name name, job_id bigint, job_name text)
+  returns boolean
+  language plpgsql
+  security definer
+  set search_path = ''
+as $$
+begin
+  perform cron._session_may_act_as(role_name);
+  if job_id is null and job_name is null then
+    raise exception 'job_name can not be NULL';
+  end if;
+  delete from cron.job j
+  where (job_id is null or j.jobid = job_id) and (job_name is null or j.jobname = job_name)
+    and (j.username = role_name or (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = role_name));
+  if not found then
+    raise exception 'could not find valid entry for job %', coalesce(job_id::text, quote_literal(job_name));
+  end if;
+  return true;
+end;
+$$;
+
+create or replace function cron.schedule(job_name text, schedule text, command text)
+  returns bigint
+  language sql
+  set search_path = ''
+as $$
+  select cron._schedule_for(current_user, job_name, schedule, command);
 $$;
 comment on function cron.schedule(text, text, text) is 'schedule a pg_cron job';
 
@@ -152,16 +200,10 @@ comment on function cron.schedule(text, text) is 'schedule a pg_cron job';
 
 create or replace function cron.unschedule(job_id bigint)
   returns boolean
-  language plpgsql
+  language sql
   set search_path = ''
 as $$
-begin
-  delete from cron.job where jobid = job_id;
-  if not found then
-    raise exception 'could not find valid entry for job %', job_id;
-  end if;
-  return true;
-end;
+  select cron._unschedule_for(current_user, job_id, null);
 $$;
 comment on function cron.unschedule(bigint) is 'unschedule a pg_cron job';
 
@@ -174,11 +216,7 @@ begin
   if job_name is null then
     raise exception 'job_name can not be NULL';
   end if;
-  delete from cron.job where jobname = job_name and username = current_user;
-  if not found then
-    raise exception 'could not find valid entry for job ''%''', job_name;
-  end if;
-  return true;
+  return cron._unschedule_for(current_user, null, job_name);
 end;
 $$;
 comment on function cron.unschedule(text) is 'unschedule a pg_cron job';
@@ -199,8 +237,14 @@ create or replace trigger cron_job_cache_invalidate
   after insert or update or delete or truncate on cron.job
   for each statement execute function cron._job_changed();
 
--- As on Supabase: cron belongs to postgres; others see (through RLS) only their own jobs and runs.
+-- As on Supabase (its pg_cron grants, docs/hosted-roles.md): cron belongs to postgres, which may read
+-- cron.job but change it only through the functions; others see (through RLS) only their own jobs and runs.
 revoke all on schema cron from public;
-grant usage on schema cron to postgres;
+grant usage on schema cron to postgres with grant option;
+grant all on all functions in schema cron to postgres with grant option;
+grant all privileges on all tables in schema cron to postgres with grant option;
+grant all privileges on all sequences in schema cron to postgres with grant option;
+revoke all on table cron.job from postgres;
+grant select on table cron.job to postgres with grant option;
 grant select on cron.job to public;
 grant select, delete on cron.job_run_details to public;
