@@ -64,7 +64,7 @@ def test_papermill_runs_every_step(provisioned: Settings, stack_dir: Path, tmp_p
     assert errors == []
     text = output_text(notebook)
     assert "0 applied" in text
-    for source in ("public.submit_job(task_name text)", "jobqueue_private.deliver(msg_id bigint, message jsonb)",
+    for source in ("public.submit_job(task_name text", "jobqueue_private.deliver(msg_id bigint, message jsonb",
                    "public.mark_job_processing(job_id uuid", "create policy job_results_read"):
         assert source in text, f"the excerpt {source!r} is not shown"
     assert text.count("the stored body is identical to sql/") == 4
