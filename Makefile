@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lab stop clean lint bench
+.PHONY: setup demo test test-oldest-pgmq lab stop clean lint bench
 
 setup: $(STAMP)
 
@@ -20,6 +20,11 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The schema's tests again on a stack that presents PGMQ 1.4.4, the oldest hosted Supabase ships.
+test-oldest-pgmq: setup
+	SUPABASE_LOCAL_PGMQ_SURFACE=1.4.4 $(PY) -m pytest -q tests/test_submit_job.py tests/test_schema_worker.py \
+		tests/test_schema_webhook.py tests/test_schema_access.py tests/test_job_model_schema.py tests/test_provision.py
 
 # Jupyter refuses to run as root unless told to (containers often run as root).
 lab: setup

@@ -41,9 +41,10 @@ def _drop_probe_role(conn: psycopg.Connection) -> None:
 
 @pytest.fixture
 def probe_role(stack: StackState, rest_schema: None) -> Iterator[str]:
-    """A role with a tiny statement_timeout that the gateway may switch to; yields a key for it."""
+    """A role with a tiny statement_timeout that the gateway may switch to; yields a key for it (made by the
+    platform's admin: a role the gateway's login may become is the platform's business)."""
     role = sql.Identifier(PROBE_ROLE)
-    with psycopg.connect(stack.db_url, autocommit=True) as conn:
+    with psycopg.connect(stack.admin_url, autocommit=True) as conn:
         _drop_probe_role(conn)
         conn.execute(sql.SQL("create role {} nologin noinherit").format(role))
         conn.execute(sql.SQL("alter role {} set statement_timeout = {}").format(role, sql.Literal(PROBE_TIMEOUT)))
@@ -51,7 +52,7 @@ def probe_role(stack: StackState, rest_schema: None) -> Iterator[str]:
         conn.execute(sql.SQL("grant usage on schema public to {}").format(role))
         conn.execute("notify pgrst, 'reload config'")
     yield sign_role_key(stack.jwt_secret, PROBE_ROLE)
-    with psycopg.connect(stack.db_url, autocommit=True) as conn:
+    with psycopg.connect(stack.admin_url, autocommit=True) as conn:
         _drop_probe_role(conn)
 
 

@@ -161,15 +161,15 @@ def test_get_next_job_claims_the_oldest_visible_message(db):
     assert [row["msg_id"] for row in seen] == sorted(row["msg_id"] for row in seen)
 
 
-def test_cleanup_old_jobs_removes_only_old_finished_rows(db):
+def test_cleanup_old_jobs_removes_only_old_finished_rows(db, admin_db):
     old, recent, running = submit(db), submit(db), submit(db)
     for job in (old, recent):
         claim(db, job)
         complete(db, job)
-    with db.transaction():
-        db.execute("set local session_replication_role = replica")  # an old row, written as a restore would
-        db.execute("update job_results set completed_at = now() - interval '40 days' where job_id = %(j)s",
-                   {"j": old["job_id"]})
+    with admin_db.transaction():
+        admin_db.execute("set local session_replication_role = replica")  # an old row, as a restore would write it
+        admin_db.execute("update job_results set completed_at = now() - interval '40 days' where job_id = %(j)s",
+                         {"j": old["job_id"]})
     removed = call(db, "select public.cleanup_old_jobs(30) as n")[0]["n"]
     assert removed >= 1
     left = {row["job_id"] for row in call(db, "select job_id from job_results where job_id = any(%(ids)s)",
