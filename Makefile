@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-oldest-pgmq lab stop clean lint bench
+.PHONY: setup demo test test-oldest-pgmq chaos soak fuzz lab stop clean lint bench
 
 setup: $(STAMP)
 
@@ -27,6 +27,16 @@ test-oldest-pgmq: setup
 		tests/test_schema_webhook.py tests/test_schema_access.py tests/test_job_model_schema.py tests/test_provision.py
 
 # Jupyter refuses to run as root unless told to (containers often run as root).
+# Longer runs of the bounded suites that make test runs by default.
+chaos: setup
+	CHAOS_JOBS=$${CHAOS_JOBS:-2000} CHAOS_OUTAGE_SECONDS=$${CHAOS_OUTAGE_SECONDS:-30} $(PY) -m pytest -q -m chaos -s
+
+soak: setup
+	SOAK_SECONDS=$${SOAK_SECONDS:-60} SOAK_RATE=$${SOAK_RATE:-200} $(PY) -m pytest -q -m soak -s
+
+fuzz: setup
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(PY) -m pytest -q -m fuzz
+
 lab: setup
 	$(PY) -m supabase_local start
 	$(PY) -m jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/

@@ -76,12 +76,14 @@ def worker_env(settings: Settings) -> dict[str, str]:
 
 
 def health(worker: WorkerProcess, timeout: float = 2.0) -> dict[str, Any] | None:
-    """The worker's ``/healthz`` answer when it is this worker (same pid), else None."""
+    """The worker's ``/healthz`` answer when it is this worker (its pid, or its supervisor's), else None."""
     try:
         answer = httpx.get(f"{worker.url}/healthz", timeout=timeout).json()
     except (httpx.HTTPError, ValueError):
         return None
-    return answer if isinstance(answer, dict) and answer.get("pid") == worker.pid else None
+    if not isinstance(answer, dict):
+        return None
+    return answer if worker.pid in (answer.get("pid"), answer.get("supervisor")) else None
 
 
 def runs(worker: WorkerProcess, limit: int = 100) -> list[dict[str, Any]]:
@@ -121,9 +123,12 @@ def _wait_healthy(worker: WorkerProcess, process: subprocess.Popen[bytes], deadl
 
 
 def start_worker(settings_env: Mapping[str, str], port: int, state_dir: Path, host: str = "127.0.0.1",
-                 concurrency: int | None = None, pull: bool = False,
+                 concurrency: int | None = None, pull: bool = False, processes: int = 1,
                  deadline_seconds: float = START_DEADLINE_SECONDS) -> WorkerProcess:
-    """Launch ``python -m worker`` detached with ``settings_env`` over this environment; return once healthy."""
+    """Launch ``python -m worker`` detached with ``settings_env`` over this environment; return once healthy.
+
+    With ``processes`` > 1 the recorded pid is the supervisor's.
+    """
     reap_children()
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -132,6 +137,8 @@ def start_worker(settings_env: Mapping[str, str], port: int, state_dir: Path, ho
         command += ["--concurrency", str(concurrency)]
     if pull:
         command.append("--pull")
+    if processes > 1:
+        command += ["--processes", str(processes)]
     log_path = state_dir / LOG_FILE
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(command, env={**os.environ, **settings_env}, cwd=PROJECT_ROOT,

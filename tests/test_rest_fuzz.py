@@ -7,20 +7,19 @@ never succeed. FUZZ_EXAMPLES raises the example count (``make fuzz``)."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 
 import httpx
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from supabase_local.state import StackState
+from tests.fuzz_strategies import FUZZ
 from tests.rest_support import rest_schema  # noqa: F401
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(600)]
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 
 FUZZ_SQL = """
 drop table if exists rest_fuzz_child, rest_fuzz;
@@ -98,8 +97,7 @@ def test_no_request_gets_a_5xx(stack: StackState, fuzz_table: None):
     base = {"apikey": key, "Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     with httpx.Client(base_url=f"{stack.supabase_url}/rest/v1", timeout=30) as client:
 
-        @settings(derandomize=True, max_examples=EXAMPLES, deadline=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @FUZZ
         @given(requests())
         def check(request: dict[str, object]) -> None:
             params = request["params"]

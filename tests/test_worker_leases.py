@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from tests import test_worker_acceptance as acceptance
-from tests.test_worker_acceptance import WorkerHandle, completed_runs, rows, submit, sweeper, wait_status, wait_until
+from tests.worker_support import WorkerHandle, completed_runs, rows, submit, sweeper, wait_status, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

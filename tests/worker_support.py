@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,33 @@ def wait_status(db: psycopg.Connection, job_ids: list[str], status: str, between
     wait_until(lambda: all(row["status"] == status for row in rows(db, job_ids).values()),
                f"{len(job_ids)} jobs to be {status}", between=between)
     return rows(db, job_ids)
+
+
+def sweeper(db: psycopg.Connection, every: float = 0.5) -> Callable[[], None]:
+    """A callable that, at most every ``every`` seconds, makes each delivered but unclaimed message due for
+    re-delivery (as if the sweeper's quiet period had passed) and runs the sweeper once."""
+    last = [0.0]
+
+    def sweep() -> None:
+        if time.monotonic() - last[0] < every:
+            return
+        last[0] = time.monotonic()
+        db.execute("update jobqueue_private.deliveries set last_delivered_at = last_delivered_at - interval '1 hour'")
+        db.execute("select public.sweep_work_queue()")
+
+    return sweep
+
+
+def expire_leases(db: psycopg.Connection, job_ids: list[str]) -> None:
+    db.execute("update pgmq.q_work_queue set vt = clock_timestamp() where message->>'job_id' = any(%s)", (job_ids,))
+
+
+def archived_count(db: psycopg.Connection, job_ids: list[str]) -> Counter[str]:
+    found = db.execute("select message->>'job_id' from pgmq.a_work_queue where message->>'job_id' = any(%s)",
+                       (job_ids,)).fetchall()
+    return Counter(job_id for (job_id,) in found)
+
+
+def completed_runs(handle: WorkerHandle, job_ids: list[str]) -> Counter[str]:
+    wanted = set(job_ids)
+    return Counter(run["job_id"] for run in handle.runs() if run["outcome"] == "completed" and run["job_id"] in wanted)

@@ -1,4 +1,8 @@
-"""``python -m worker [--host --port --concurrency --pull]``: serve the webhook until SIGTERM/SIGINT."""
+"""``python -m worker [--host --port --concurrency --pull --processes N]``: serve the webhook until SIGTERM/SIGINT.
+
+With ``--processes N`` (N > 1) this process becomes a supervisor of N workers sharing one socket
+(``worker.supervisor``); each child is this same command with the inherited socket's ``--fd``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 
@@ -17,12 +22,27 @@ from worker.app import create_app
 from worker.config import DEFAULT_HOST, DEFAULT_PORT, ConfigError, load_config
 from worker.db import connect
 from worker.logs import configure_logging
+from worker.supervisor import parent_gone, supervise
 
 log = structlog.get_logger(__name__)
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server with loop signal handlers that end in a clean exit (no re-raised signal)."""
+    """uvicorn's server with loop signal handlers that end in a clean exit (no re-raised signal).
+
+    A supervised child (``parent_pid`` set) also drains and exits when its supervisor is gone, so a killed
+    supervisor never leaves orphans serving the port.
+    """
+
+    def __init__(self, config: uvicorn.Config, parent_pid: int | None = None) -> None:
+        super().__init__(config)
+        self._parent_pid = parent_pid
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._parent_pid is not None and not self.should_exit and parent_gone(self._parent_pid):
+            log.warning("worker.orphaned", supervisor=self._parent_pid, action="graceful")
+            self.should_exit = True
+        return await super().on_tick(counter)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -42,6 +62,12 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
+def _tag_pid(_logger: object, _method: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
+    """Name the process on every line: supervised children share one log."""
+    event.setdefault("pid", os.getpid())
+    return event
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m worker", description="The test_queue webhook worker.")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"listen address (default {DEFAULT_HOST})")
@@ -49,23 +75,40 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, help="jobs run at once (default $WORKER_CONCURRENCY or 10)")
     parser.add_argument("--pull", action="store_true",
                         help="also poll get_next_job, for databases that cannot reach this worker")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="worker processes sharing the port under a supervisor that restarts them (default 1)")
+    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)  # a supervised child's inherited socket
     return parser
+
+
+def _child_args(args: argparse.Namespace) -> list[str]:
+    """The options a supervised child repeats; host and port only name the inherited socket in its logs."""
+    extra = ["--concurrency", str(args.concurrency)] if args.concurrency is not None else []
+    return ["--host", args.host, "--port", str(args.port), *extra, *(["--pull"] if args.pull else [])]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, check settings, serve; exit 2 on bad settings with a message saying which."""
     args = _parser().parse_args(argv)
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    structlog.configure(processors=[_tag_pid, *structlog.get_config()["processors"]])
     try:
         config = load_config(concurrency=args.concurrency)
     except ConfigError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2
-    app = create_app(config, connect, forced_pull=args.pull)
+    if args.processes < 1:
+        print(f"worker: --processes must be at least 1, got {args.processes}", file=sys.stderr)
+        return 2
+    if args.processes > 1 and args.fd is None:
+        return supervise(args.host, args.port, args.processes, _child_args(args), config.grace_seconds)
+    supervisor = os.getppid() if args.fd is not None else None
+    app = create_app(config, connect, forced_pull=args.pull, supervisor_pid=supervisor)
     server = _Server(uvicorn.Config(app, host=args.host, port=args.port, access_log=False, log_level="warning",
-                                    lifespan="on"))
-    log.info("worker.listening", host=args.host, port=args.port)
-    asyncio.run(server.serve())
+                                    lifespan="on"), parent_pid=supervisor)
+    sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None
+    log.info("worker.listening", host=args.host, port=args.port, supervisor=supervisor)
+    asyncio.run(server.serve(sockets=sockets))
     return 0
 
 

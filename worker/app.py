@@ -11,8 +11,8 @@ from typing import Any
 
 import structlog
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from worker.config import WorkerConfig
@@ -56,9 +56,10 @@ def _refuse(status: int, reason: str, **fields: Any) -> JSONResponse:
 class Worker:
     """The state behind the routes: settings, replay memory, the runner and the pull loop."""
 
-    def __init__(self, config: WorkerConfig, forced_pull: bool = False) -> None:
+    def __init__(self, config: WorkerConfig, forced_pull: bool = False, supervisor_pid: int | None = None) -> None:
         self.config = config
         self.forced_pull = forced_pull
+        self.supervisor_pid = supervisor_pid
         self.replays = ReplayGuard(config.tolerance_seconds)
         self.runner: Runner | None = None
 
@@ -71,6 +72,10 @@ class Worker:
             body = await _read_capped(request, self.config.max_body_bytes)
         except BodyTooLarge:
             return _refuse(413, f"body exceeds {self.config.max_body_bytes} bytes")
+        except ClientDisconnect:
+            # The sender went away mid-body (pg_net timed out, a client gave up): nobody is left to answer.
+            log.info("hook.disconnected", webhook_id=request.headers.get("webhook-id"))
+            return Response(status_code=400)
         now = time.time()
         try:
             webhook_id, timestamp = verify(self.config.webhook_key, request.headers, body, now,
@@ -91,22 +96,24 @@ class Worker:
     async def healthz(self, request: Request) -> JSONResponse:
         """Liveness and load, for process managers and ``ensure_worker``."""
         runner = self.runner
+        process = {"pid": os.getpid(), "supervisor": self.supervisor_pid}
         if runner is None or not runner.accepting:
-            return JSONResponse({"status": "stopping", "pid": os.getpid()}, status_code=503)
-        return JSONResponse({"status": "ok", "pid": os.getpid(), "running": runner.running,
+            return JSONResponse({"status": "stopping", **process}, status_code=503)
+        return JSONResponse({"status": "ok", **process, "running": runner.running,
                              "in_flight": runner.in_flight,
                              "concurrency": self.config.concurrency, "totals": runner.runs.totals})
 
     async def runs(self, request: Request) -> JSONResponse:
-        """The newest runs (``?limit=``, default 100): the worker's dashboard."""
+        """The newest runs of the process that answers (``?limit=``, default 100): the worker's dashboard."""
         runner = self.runner
         try:
             limit = int(request.query_params.get("limit", "100"))
         except ValueError:
             return JSONResponse({"error": "limit must be an integer"}, status_code=400)
+        process = {"pid": os.getpid(), "supervisor": self.supervisor_pid}
         if runner is None:
-            return JSONResponse({"runs": [], "totals": {}})
-        return JSONResponse({"runs": runner.runs.snapshot(limit), "totals": runner.runs.totals})
+            return JSONResponse({"runs": [], "totals": {}, **process})
+        return JSONResponse({"runs": runner.runs.snapshot(limit), "totals": runner.runs.totals, **process})
 
     @contextlib.asynccontextmanager
     async def lifespan(self, connect: Connect) -> AsyncIterator[None]:
@@ -132,9 +139,13 @@ class Worker:
             log.info("worker.stopped")
 
 
-def create_app(config: WorkerConfig, connect: Connect, forced_pull: bool = False) -> Starlette:
-    """The ASGI app; ``connect`` builds the RPC caller at startup (supabase-py in production)."""
-    worker = Worker(config, forced_pull)
+def create_app(config: WorkerConfig, connect: Connect, forced_pull: bool = False,
+               supervisor_pid: int | None = None) -> Starlette:
+    """The ASGI app; ``connect`` builds the RPC caller at startup (supabase-py in production).
+
+    ``supervisor_pid`` is the supervisor's pid when this process is one of several on the port.
+    """
+    worker = Worker(config, forced_pull, supervisor_pid)
     routes = [
         Route(HOOK_PATH, worker.hook, methods=["POST"]),
         Route("/healthz", worker.healthz, methods=["GET"]),

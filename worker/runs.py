@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -16,7 +17,7 @@ def now_iso() -> str:
 
 @dataclass
 class Run:
-    """One attempt at one job by this worker."""
+    """One attempt at one job by this worker process (``pid``: several may serve one port)."""
 
     job_id: str
     task_name: str
@@ -29,6 +30,7 @@ class Run:
     duration_seconds: float | None = None
     outcome: str = "running"
     error: str | None = None
+    pid: int = field(default_factory=os.getpid)
     _started: float = field(default_factory=time.monotonic, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
