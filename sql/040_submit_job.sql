@@ -1,7 +1,49 @@
 -- The one write the API roles may make: check every argument, queue the message and write the pending row, all in
 -- one transaction, so a job is never queued without its row nor written without its message. Each refusal is
 -- SQLSTATE 22023 with a message naming the argument, and nothing is queued.
-insert into jobqueue_private.settings (key, value) values ('max_waiting_jobs', '10000') on conflict (key) do nothing;
+insert into jobqueue_private.settings (key, value)
+values ('max_waiting_jobs', '10000'), ('max_submits_per_client_per_minute', '600')
+on conflict (key) do nothing;
+
+-- Submits per client address and minute, for the per-client rate; the sweeper forgets past minutes.
+create table if not exists jobqueue_private.submit_rate (
+  client text not null,
+  window_start timestamptz not null,
+  submits integer not null default 1,
+  primary key (client, window_start)
+);
+revoke all on jobqueue_private.submit_rate from public, anon, authenticated, service_role;
+
+-- The anon key is public, so anyone may call submit_job in a loop. A request through the API carries the
+-- caller's address in x-forwarded-for (the API gateway adds it); past max_submits_per_client_per_minute from
+-- one address, submits are refused until the minute is over. The service role (the project's own code) is not
+-- limited, nor is SQL run outside the API. Refused submits do not count: the refusal rolls the count back.
+create or replace function jobqueue_private.check_client_rate()
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  address text := btrim(split_part(
+    coalesce(nullif(current_setting('request.headers', true), '')::jsonb ->> 'x-forwarded-for', ''), ',', 1));
+  caller text := nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role';
+  per_minute integer := coalesce(jobqueue_private.setting('max_submits_per_client_per_minute')::integer, 600);
+  used integer;
+begin
+  if address = '' or caller is not distinct from 'service_role' then
+    return;
+  end if;
+  insert into jobqueue_private.submit_rate as r (client, window_start)
+  values (address, date_trunc('minute', clock_timestamp()))
+  on conflict (client, window_start) do update set submits = r.submits + 1
+  returning r.submits into used;
+  if used > per_minute then
+    raise exception 'too many jobs from %: the limit is % a minute', address, per_minute
+      using errcode = 'PT429', hint = 'retry in a minute; nothing was queued';
+  end if;
+end
+$$;
 
 -- The PRD's one-argument form grew optional arguments; the old signature would make submit_job(name) ambiguous.
 drop function if exists public.submit_job(text);
@@ -113,6 +155,7 @@ begin
       return job;
     end if;
   end if;
+  perform jobqueue_private.check_client_rate();
   -- Backpressure: the anon key is public, so the queue has a bound. Counting stops at the bound.
   if (select count(*) from (select from pgmq.q_work_queue limit waiting_limit) as waiting) >= waiting_limit then
     raise exception 'the queue is full: % jobs are waiting', waiting_limit

@@ -55,6 +55,7 @@ begin
     end if;
     handled := handled + 1;
   end loop;
+  delete from jobqueue_private.submit_rate r where r.window_start < clock_timestamp() - interval '2 minutes';
   return handled;
 end
 $$;

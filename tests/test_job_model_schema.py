@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 from postgrest.exceptions import APIError
-from supabase import Client, create_client
+from supabase import Client, ClientOptions, create_client
 
 from jobqueue.settings import Settings
 from tests.schema_helpers import as_role, call, count_rows, message
@@ -266,3 +266,30 @@ def test_anon_key_is_refused_on_operator_and_worker_rpcs(anon, rpc, arguments):
     with pytest.raises(APIError) as refused:
         anon.rpc(rpc, arguments).execute()
     assert refused.value.code == "42501"
+
+
+def rate_limited_client(provisioned: Settings, address: str, key: str | None = None) -> Client:
+    options = ClientOptions(headers={"x-forwarded-for": f"{address}, 10.0.0.1"})
+    return create_client(provisioned.supabase_url, key or provisioned.anon_key, options)
+
+
+def test_one_address_past_its_rate_is_refused_while_others_go_on(provisioned: Settings, db):
+    call(db, "update jobqueue_private.settings set value = '3' where key = 'max_submits_per_client_per_minute'")
+    address = f"203.0.113.{uuid.uuid4().int % 250 + 1}"
+    noisy = rate_limited_client(provisioned, address)
+    outcomes = []
+    try:
+        for _ in range(8):  # eight in a row: at least one minute window holds four of them, whatever the clock
+            try:
+                submit(noisy)
+                outcomes.append("queued")
+            except APIError as err:
+                outcomes.append(err.code)
+                assert f"too many jobs from {address}" in err.message and "retry in a minute" in err.hint
+        submit(rate_limited_client(provisioned, f"198.51.100.{uuid.uuid4().int % 250 + 1}"))
+        submit(rate_limited_client(provisioned, address, provisioned.service_role_key))
+    finally:
+        call(db, "update jobqueue_private.settings set value = '600' "
+                 "where key = 'max_submits_per_client_per_minute'")
+    assert outcomes[:3] == ["queued"] * 3
+    assert "PT429" in outcomes and outcomes.count("queued") <= 6
