@@ -208,6 +208,58 @@ begin
 end
 $$;
 
+-- Batches, for a busy worker: one call (one transaction, one round trip) claims or completes many jobs. Each
+-- item is handled exactly as the one-job function does; rows are locked in job_id order, so two workers'
+-- overlapping batches cannot deadlock. Items are [{"job_id", "msg_id"}] and [{"job_id", "result", "output"}].
+create or replace function jobqueue_private.batch_items(items jsonb, argument text)
+returns setof jsonb
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if jsonb_typeof(items) is distinct from 'array' then
+    perform jobqueue_private.refuse(argument, format('%s must be a JSON array of objects', argument));
+  elsif jsonb_array_length(items) > 500 then
+    perform jobqueue_private.refuse(argument, format('%s holds %s items; the limit is 500', argument,
+                                                     jsonb_array_length(items)));
+  end if;
+  return query select e from jsonb_array_elements(items) as e order by e ->> 'job_id';
+end
+$$;
+
+create or replace function public.mark_jobs_processing(claims jsonb, lease_seconds integer default 60)
+returns setof public.job_results
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  claim jsonb;
+begin
+  for claim in select * from jobqueue_private.batch_items(claims, 'claims') loop
+    return query select * from public.mark_job_processing((claim ->> 'job_id')::uuid, (claim ->> 'msg_id')::bigint,
+                                                          mark_jobs_processing.lease_seconds);
+  end loop;
+end
+$$;
+
+create or replace function public.mark_jobs_completed(completions jsonb)
+returns setof public.job_results
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  completion jsonb;
+begin
+  for completion in select * from jobqueue_private.batch_items(completions, 'completions') loop
+    return query select * from public.mark_job_completed((completion ->> 'job_id')::uuid, completion ->> 'result',
+                                                         completion -> 'output');
+  end loop;
+end
+$$;
+
 -- The operator's stop button. A pending job ends cancelled at once and its message leaves the queue; a running
 -- job is marked (cancelled_at) and its worker, which asks about its running jobs every half second, stops the
 -- task and ends it cancelled. A finished job is returned as it is.
@@ -388,6 +440,7 @@ declare
 begin
   foreach signature in array array[
     'public.mark_job_processing(uuid, bigint, integer)', 'public.extend_job_lease(uuid, integer)',
+    'public.mark_jobs_processing(jsonb, integer)', 'public.mark_jobs_completed(jsonb)',
     'public.mark_job_completed(uuid, text, jsonb)', 'public.mark_job_failed(uuid, text, integer, integer, boolean)',
     'public.cancel_job(uuid)', 'public.job_cancel_requests(uuid[])', 'public.mark_job_cancelled(uuid)',
     'public.report_job_progress(uuid, integer, text)', 'public.get_next_job(integer)',

@@ -29,6 +29,7 @@ class FakeRpc:
     dead_after: int = 99
     queue: list[dict[str, Any]] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     attempts: dict[str, int] = field(default_factory=dict)
     active: int = 0
     peak: int = 0
@@ -38,6 +39,16 @@ class FakeRpc:
         return [args for called, args in self.calls if called == name]
 
     async def __call__(self, name: str, args: dict[str, Any]) -> Any:
+        """One request as it came over the wire; a batch is recorded in ``calls`` as its single-job calls."""
+        self.requests.append((name, args))
+        if name == "mark_jobs_processing":
+            claims = [{**claim, "lease_seconds": args["lease_seconds"]} for claim in args["claims"]]
+            return [row for claim in claims for row in self._single("mark_job_processing", claim)]
+        if name == "mark_jobs_completed":
+            return [row for done in args["completions"] for row in self._single("mark_job_completed", done)]
+        return self._single(name, args)
+
+    def _single(self, name: str, args: dict[str, Any]) -> Any:
         self.calls.append((name, args))
         if name == "mark_job_processing":
             if args["job_id"] in self.refuse:

@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
 from worker.backoff import retry_delay
+from worker.batcher import RpcBatcher
 from worker.claim import ClaimedJob
 from worker.config import WorkerConfig
 from worker.progress import ProgressReporter
@@ -79,6 +80,9 @@ class Runner:
         self._rng = rng or random.Random()
         self._registry = registry or default_registry()
         self._slots = PrioritySlots(config.concurrency)
+        self._claims = RpcBatcher(rpc, "mark_jobs_processing",
+                                  lambda claims: {"claims": claims, "lease_seconds": config.lease_seconds})
+        self._completions = RpcBatcher(rpc, "mark_jobs_completed", lambda done: {"completions": done})
         self._tasks: set[asyncio.Task[None]] = set()
         self._job_ids: set[str] = set()
         self._executions: dict[str, _Execution] = {}
@@ -190,17 +194,15 @@ class Runner:
                 log.info("delivery.left_queued", job_id=delivery.job_id, reason="shutting down")
                 return
             try:
-                rows = await self._rpc("mark_job_processing", {
-                    "job_id": delivery.job_id, "msg_id": delivery.msg_id,
-                    "lease_seconds": self._config.lease_seconds})
+                row = await self._claims.call({"job_id": delivery.job_id, "msg_id": delivery.msg_id})
             except Exception as err:
                 log.error("job.claim_failed", job_id=delivery.job_id, msg_id=delivery.msg_id, error=str(err))
                 return
-            if not rows:
+            if row is None:
                 log.info("job.skipped", job_id=delivery.job_id, msg_id=delivery.msg_id,
                          reason="leased by another delivery, cancelled or already finished")
                 return
-            await self._execute(ClaimedJob.from_row(rows[0]), "webhook", delivery.received_at)
+            await self._execute(ClaimedJob.from_row(row), "webhook", delivery.received_at)
 
     async def _run_pulled(self, row: dict[str, Any]) -> None:
         try:
@@ -223,14 +225,14 @@ class Runner:
             raise
         except JobCancelled:
             await progress.close()
-            await self._report("mark_job_cancelled", {"job_id": job.job_id}, run)
+            await self._report(run, "mark_job_cancelled", self._rpc("mark_job_cancelled", {"job_id": job.job_id}))
         except JobFailure as err:
             await progress.close()
             await self._report_failure(run, str(err), err.permanent)
         else:
             await progress.close()
-            await self._report("mark_job_completed", {"job_id": job.job_id, "result": result.summary,
-                                                      "output": result.output}, run)
+            await self._report(run, "mark_job_completed", self._completions.call(
+                {"job_id": job.job_id, "result": result.summary, "output": result.output}))
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -269,14 +271,15 @@ class Runner:
         finally:
             self._executions.pop(job.job_id, None)
 
-    async def _report(self, rpc_name: str, args: dict[str, Any], run: Run) -> None:
+    async def _report(self, run: Run, rpc_name: str, sent: Awaitable[Any]) -> None:
         """Report a completion or a cancellation; the row's status says which one the database recorded."""
         try:
-            rows = await self._rpc(rpc_name, args)
+            answer = await sent
         except Exception as err:
             self.runs.finish(run, "error", f"{rpc_name}: {err}")
             log.error("job.report_failed", job_id=run.job_id, rpc=rpc_name, error=str(err))
             return
+        rows = answer if isinstance(answer, list) else [answer] if answer else []
         outcome = str(rows[0].get("status")) if rows else "duplicate"
         self.runs.finish(run, outcome)
         log.info(f"job.{outcome}", job_id=run.job_id, attempt=run.attempt, duration=run.duration_seconds)
