@@ -213,7 +213,10 @@ class LiveJobTable:
         job_id = row.job_id
         cancel.on_click(lambda _button: self._cancel_clicked(job_id))
         line = widgets.HTML()
-        return _RowView(line, cancel, widgets.HBox((line, cancel) if self._cancel is not None else (line,)))
+        # Rows never shrink to fit the scrolling box (flex items do by default): the box scrolls instead.
+        box = widgets.HBox((line, cancel) if self._cancel is not None else (line,),
+                           layout=widgets.Layout(flex="0 0 auto", align_items="center"))
+        return _RowView(line, cancel, box)
 
     def _redraw(self, row: Job, now: datetime) -> None:
         view = self._views[row.job_id]
