@@ -1,5 +1,6 @@
-"""A person's path through JupyterLab, in headless Chromium: open notebook 02, run it, submit a job with the
-form, and see its row turn Completed without reloading the page."""
+"""A person's path through JupyterLab, in headless Chromium: open notebook 02 and run it; the live dashboard is
+there once and each step's snapshot still shows its result; then pick ``generate_report`` in the form, submit,
+and see the row's progress bar move and the row turn Completed without reloading the page."""
 
 from __future__ import annotations
 
@@ -28,6 +29,19 @@ ARTIFACTS = PROJECT_ROOT / "artifacts"
 LAB_START_DEADLINE = 60.0
 NOTEBOOK_RUN_MS = 300_000
 ROW_COMPLETED_MS = 60_000
+# Jobs long enough for a 10-section report to report progress several times (the worker sends ≤ 4 a second).
+STEADY_JOBS = {"JOB_MIN_SECONDS": "1", "JOB_MAX_SECONDS": "2"}
+# Runs in the page on every animation frame: notes the progress values the job's live row shows until it reads
+# Completed, then returns them (so no value that lasted a few frames is missed).
+WATCH_PROGRESS = """([name]) => {
+  const row = [...document.querySelectorAll('.jq-live-table .jq-row')].find(r => r.textContent.includes(name));
+  if (!row) return false;
+  window.jqSeen = window.jqSeen || new Set();
+  const status = row.querySelector('.jq-status').textContent;
+  if (status === 'Completed') return [...window.jqSeen];
+  window.jqSeen.add(row.querySelector('.jq-progress').dataset.progress);
+  return false;
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +102,7 @@ def lab(stack_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
         command.append("--allow-root")
     settings_dir = root / "lab-settings"
     _write_lab_settings(settings_dir)
-    env = {**notebook_env(stack_dir), "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
+    env = {**notebook_env(stack_dir), **STEADY_JOBS, "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
            "JUPYTER_CONFIG_DIR": str(root / "config"), "JUPYTERLAB_SETTINGS_DIR": str(settings_dir)}
     log = root / "lab.log"
     with log.open("wb") as sink:
@@ -106,7 +120,8 @@ def lab(stack_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
         stop_notebook_worker(stack_dir)
 
 
-def test_form_submission_turns_completed_live(chromium: str, lab: str, record_property: pytest.FixtureRequest):
+def test_form_submission_shows_progress_and_turns_completed_live(chromium: str, lab: str,
+                                                                 record_property: pytest.FixtureRequest):
     from playwright.sync_api import expect, sync_playwright
 
     job_name = f"browser-{secrets.token_hex(3)}"
@@ -126,13 +141,25 @@ def test_form_submission_turns_completed_live(chromium: str, lab: str, record_pr
             final_output = page.locator(".jp-OutputArea-output", has_text="Final job table")
             expect(final_output).to_be_visible(timeout=NOTEBOOK_RUN_MS)
 
-            form = page.locator(".jq-job-form").last
+            # One live dashboard; the steps below it show static snapshots.
+            expect(page.locator(".jq-live-table")).to_have_count(1)
+            one_job = page.locator('.jq-snapshot[data-step="one-job"] .jq-row', has_text="hello-queue")
+            expect(one_job.locator(".jq-status")).to_have_text("Completed")
+
+            form = page.locator(".jq-job-form")
             form.scroll_into_view_if_needed()
+            form.locator(".jq-job-type select").select_option("generate_report")
+            expect(form.locator(".jq-payload textarea")).to_have_value(re.compile(r'"sections": 5'))
+            form.locator(".jq-payload textarea").fill('{"title": "From the browser", "sections": 10}')
             form.locator(".jq-job-name input").fill(job_name)
+            expect(form.locator(".jq-payload-error")).to_have_text("")
             form.locator("button.jq-process-job").click()
-            row = page.locator(".jq-row", has_text=job_name).last
-            expect(row).to_be_visible(timeout=ROW_COMPLETED_MS)
-            expect(row.locator(".jq-status")).to_have_text("Completed", timeout=ROW_COMPLETED_MS)
+            seen = page.wait_for_function(WATCH_PROGRESS, arg=[job_name], polling="raf",
+                                          timeout=ROW_COMPLETED_MS).json_value()
+            assert len(set(seen)) >= 2, f"the progress bar did not move before Completed: {seen}"
+            row = page.locator(".jq-live-table .jq-row", has_text=job_name)
+            expect(row.locator(".jq-status")).to_have_text("Completed")
+            expect(one_job.locator(".jq-status")).to_have_text("Completed")
             # The row's node is replaced on every update, so the screenshot frames the form (a stable node):
             # the newest row sits right below it.
             form.scroll_into_view_if_needed()

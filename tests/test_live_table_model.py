@@ -104,3 +104,20 @@ def test_invalid_names_are_explained(raw, reason):
 
 def test_valid_names_are_trimmed():
     assert validate_job_name("  resize é 42 ") == "resize é 42"
+
+
+def test_a_running_row_shows_its_progress_bar_and_message():
+    row = Job.from_row(record(1, "processing", job_type="generate_report", priority=7, progress=40,
+                              progress_message="writing section 3 of 5",
+                              started_at="2026-11-23T10:00:02.000000+00:00"))
+    html = row_html(row, datetime(2026, 11, 23, 10, 0, 5, tzinfo=UTC))
+    assert 'class="jq-progress" data-progress="40"' in html and "width:40%" in html
+    assert "writing section 3 of 5" in html and "generate_report" in html
+
+
+def test_a_delayed_row_counts_down_to_its_start_and_a_cancelled_one_says_so():
+    delayed = Job.from_row(record(1, run_after="2026-11-23T10:00:09.000000+00:00"))
+    assert "starts in 4 s" in row_html(delayed, datetime(2026, 11, 23, 10, 0, 5, tzinfo=UTC))
+    cancelled = Job.from_row(record(2, "cancelled", progress=35))
+    html = row_html(cancelled, datetime(2026, 11, 23, 10, 0, 5, tzinfo=UTC))
+    assert "jq-status-cancelled" in html and "Cancelled" in html and "cancelled by the operator" in html

@@ -1,71 +1,179 @@
 """The notebook's dashboard: the job form, the live job table and queue health, wired together.
 
-A submitted job goes into the table at once from the RPC's answer (pending), then Realtime moves it along.
+It is displayed once. Jobs are submitted with the anon key (as a browser would); the operator's Cancel buttons
+use a service-role client, which the anon key cannot replace. A submitted job goes into the table at once from
+the RPC's answer (pending), then Realtime moves it along. Steps of the notebook wait here (saying what for) and
+end with a static :class:`Snapshot` of what they showed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+import functools
+import time
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import ipywidgets as widgets
 import structlog
-from supabase import AsyncClient, acreate_client
+from supabase import AsyncClient
 
 from jobqueue.job import TERMINAL_STATUSES, Job
+from jobqueue.jobs_async import anon_client, cancel_job, enqueue_job, job_types, service_client
 from jobqueue.settings import Settings
-from jobqueue.widgets.form import JobForm, submit_job, validate_job_name
+from jobqueue.widgets.form import JobForm, validate_job_name
 from jobqueue.widgets.health import QueueHealth
+from jobqueue.widgets.leases import orphaned
 from jobqueue.widgets.live_table import LiveJobTable
+from jobqueue.widgets.snapshot import Snapshot
+from jobqueue.widgets.waiting import WaitLine
 from jobqueue.worker_process import WorkerProcess
 
 log = structlog.get_logger(__name__)
 
+WAIT_REDRAW_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job a step submits: its name, type and payload, and the options ``submit_job`` takes."""
+
+    name: str
+    job_type: str = "echo"
+    payload: Mapping[str, Any] | None = None
+    priority: int | None = None
+    delay: float | None = None
+    idempotency_key: str | None = None
+
+
+def _spec(item: str | JobSpec) -> JobSpec:
+    return item if isinstance(item, JobSpec) else JobSpec(item)
+
+
+def describe(jobs: Sequence[Job]) -> str:
+    """A short name for a set of jobs: ``hello-queue`` or ``6 jobs (burst-00 … burst-05)``."""
+    if len(jobs) == 1:
+        return jobs[0].task_name
+    return f"{len(jobs)} jobs ({jobs[0].task_name} … {jobs[-1].task_name})" if jobs else "no jobs"
+
 
 class Dashboard:
-    """Form + live table + queue health over one async Supabase client (the anon key, as a browser would use)."""
+    """Form + live table + queue health over async Supabase clients."""
 
-    def __init__(self, client: AsyncClient, table: LiveJobTable, health: QueueHealth) -> None:
+    def __init__(self, client: AsyncClient, operator: AsyncClient, table: LiveJobTable, health: QueueHealth,
+                 form: JobForm) -> None:
         self.client = client
+        self.operator = operator
         self.table = table
         self.health = health
-        self.form = JobForm(client, on_submitted=table.apply)
+        self.form = form
+        self.job_ids: list[str] = []
+        form.on_submitted(self._track)
         self.widget = widgets.VBox([
-            self.form.widget,
+            form.widget,
             widgets.HBox([table.widget, health.widget], layout=widgets.Layout(align_items="flex-start")),
         ])
+        self.widget.add_class("jq-dashboard")
 
     @classmethod
     async def open(cls, settings: Settings, worker: WorkerProcess | None, max_rows: int = 50,
                    health_interval: float = 1.0) -> Dashboard:
-        """Connect with the anon key, subscribe the table (it re-reads recent rows), start the health timer."""
-        client = await acreate_client(settings.supabase_url, settings.anon_key)
-        table = await LiveJobTable(client, max_rows=max_rows).start()
+        """Connect (anon for the person, service role for the operator's cancel), subscribe the table, start
+        polling the queue metrics and the worker's runs."""
+        client = await anon_client(settings)
+        operator = await service_client(settings)
+        form = JobForm(await job_types(client), submit=functools.partial(enqueue_job, client))
+        table = await LiveJobTable(client, max_rows=max_rows, cancel=functools.partial(cancel_job, operator)).start()
         runs_url = f"{worker.url}/runs" if worker is not None else None
-        health = QueueHealth(settings.db_url, runs_url, interval=health_interval).start()
+        mark = functools.partial(_mark_orphans, table) if runs_url else None
+        health = QueueHealth(settings.db_url, runs_url, interval=health_interval, on_refresh=mark).start()
         log.info("dashboard.opened", url=settings.supabase_url, rows=len(table.model))
-        return cls(client, table, health)
+        return cls(client, operator, table, health, form)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
         display(self.widget)
 
-    async def submit(self, names: Sequence[str]) -> list[dict[str, object]]:
-        """Submit jobs by name (each through ``submit_job``) and show them as pending at once."""
-        rows = []
-        for name in names:
-            row = await submit_job(self.client, validate_job_name(name))
-            self.table.apply(row)
-            rows.append(row)
-        return rows
+    def _track(self, job: Job) -> None:
+        self.table.apply(job)
+        if job.job_id not in self.job_ids:
+            self.job_ids.append(job.job_id)
 
-    async def run(self, names: Sequence[str], timeout: float = 120.0,
-                  statuses: Collection[str] = TERMINAL_STATUSES) -> list[Job]:
-        """Submit jobs and wait, on Realtime events, until each has finished."""
-        rows = await self.submit(names)
-        return await self.table.wait_for([str(row["job_id"]) for row in rows], statuses, timeout)
+    async def submit(self, specs: Sequence[str | JobSpec]) -> list[Job]:
+        """Submit jobs (each through ``submit_job``, anon key) and show them as pending at once."""
+        jobs = []
+        for spec in map(_spec, specs):
+            job = await enqueue_job(self.client, spec.job_type, spec.payload, task_name=validate_job_name(spec.name),
+                                    priority=spec.priority, delay=spec.delay, idempotency_key=spec.idempotency_key)
+            self._track(job)
+            jobs.append(job)
+        return jobs
+
+    async def cancel(self, job: Job) -> Job:
+        """The operator's cancel (service role): a pending job ends at once, a running one is stopped."""
+        cancelled = await cancel_job(self.operator, job.job_id)
+        self.table.apply(cancelled)
+        return cancelled
+
+    def current(self, jobs: Sequence[Job]) -> list[Job]:
+        """The newest state the table holds of each job."""
+        return [self.table.model.get(job.job_id) or job for job in jobs]
+
+    async def wait(self, jobs: Sequence[Job], what: str | None = None, timeout: float = 120.0,
+                   statuses: Collection[str] = TERMINAL_STATUSES) -> list[Job]:
+        """Wait, on Realtime events, until every job reaches one of ``statuses``; a line in the cell's output
+        says what is awaited, how many are done and how long it has taken."""
+        line = WaitLine(what or describe(jobs), len(jobs))
+        began = time.monotonic()
+        waiting = asyncio.ensure_future(self.table.wait_for([job.job_id for job in jobs], statuses, timeout))
+        try:
+            while not waiting.done():
+                line.show(*self._count(jobs, statuses), time.monotonic() - began)
+                await asyncio.wait({waiting}, timeout=WAIT_REDRAW_SECONDS)
+            finished = waiting.result()
+        except BaseException as err:
+            waiting.cancel()
+            line.gave_up(str(err) or type(err).__name__)
+            raise
+        line.show(*self._count(jobs, statuses), time.monotonic() - began, finished=True)
+        return finished
+
+    def _count(self, jobs: Sequence[Job], statuses: Collection[str]) -> tuple[int, Counter[str]]:
+        current = self.current(jobs)
+        return sum(job.status in statuses for job in current), Counter(job.status for job in current)
+
+    async def run(self, specs: Sequence[str | JobSpec], what: str | None = None,
+                  timeout: float = 120.0) -> list[Job]:
+        """Submit jobs and wait until each has finished."""
+        return await self.wait(await self.submit(specs), what, timeout)
+
+    async def snapshot(self, step: str, title: str, jobs: Sequence[Job], notes: Sequence[str] = ()) -> Snapshot:
+        """A static copy of these jobs' rows and of the queue and worker as they are now."""
+        await self.health.refresh_once()
+        rows = self.current(jobs)
+        ids = {job.job_id for job in rows}
+        runs = None if self.health.runs is None else [run for run in self.health.runs if run.get("job_id") in ids]
+        return Snapshot(step, title, datetime.now(UTC), rows,
+                        {job_id: at for job_id, at in self.table.orphans.items() if job_id in ids},
+                        list(self.health.metrics), runs, list(notes))
+
+    def session_rows(self) -> list[Job]:
+        """The jobs submitted through this dashboard (steps and form), newest first."""
+        rows = [row for job_id in self.job_ids if (row := self.table.model.get(job_id)) is not None]
+        return rows[::-1]
+
+    def session_text(self) -> str:
+        """The jobs of this session as fixed-width text."""
+        return self.table.to_text(self.session_rows())
 
     async def close(self) -> None:
-        """Stop the health timer and leave the Realtime channel."""
+        """Stop the polling and leave the Realtime channel."""
         await asyncio.gather(self.health.stop(), self.table.stop())
+
+
+def _mark_orphans(table: LiveJobTable, health: QueueHealth) -> None:
+    table.set_orphans(orphaned(table.model, health.leases, health.runs, health.checked_at))

@@ -1,28 +1,46 @@
-"""The job form: a **Job name** box and a **Process Job** button that submit through the ``submit_job`` RPC.
+"""The job form: type, name, JSON payload, priority and delay, and a **Process Job** button that submits through
+the ``submit_job`` RPC with the anon key.
 
-The name is checked here by the same rule as the database (trimmed, 1-200 characters, no control characters), so
-a bad name gets an inline error and nothing is sent; if the database still refuses, its message is shown. The
-click handler only schedules a task on the kernel's event loop, so the button never blocks the kernel.
+Everything the database would refuse is checked here first, by the same rules: the name (trimmed, 1-200
+characters, no control characters) and the payload against the type's ``payload_schema``, as you type. If the
+database still refuses, its answer is shown naming the argument. Each click sends the request's idempotency key,
+so a double-click makes one job. The click handler only schedules a task on the kernel's event loop, so the
+button never blocks the kernel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import json
 import unicodedata
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import ipywidgets as widgets
 import structlog
 from postgrest.exceptions import APIError
-from supabase import AsyncClient
+
+from jobqueue.job import Job
+from jobqueue.job_requests import JobRejected
+from jobqueue.widgets.idempotency import RequestKey
+from jobqueue.widgets.payload import check_payload, schema_defaults
 
 log = structlog.get_logger(__name__)
 
 MAX_NAME_LENGTH = 200
+MAX_DELAY_SECONDS = 2_592_000
 _SPACE = " \t\n\r\f\v"
-SubmittedCallback = Callable[[Mapping[str, Any]], object]
+SubmittedCallback = Callable[[Job], object]
+
+
+class SubmitFunction(Protocol):
+    """``enqueue_job`` with its client bound: what the form calls to submit."""
+
+    def __call__(self, job_type: str, payload: Mapping[str, Any] | None = None, *, task_name: str | None = None,
+                  priority: int | None = None, delay: float | None = None,
+                  idempotency_key: str | None = None) -> Awaitable[Job]: ...
 
 
 class InvalidJobName(ValueError):
@@ -42,39 +60,79 @@ def validate_job_name(raw: str) -> str:
     return name
 
 
-async def submit_job(client: AsyncClient, task_name: str) -> dict[str, Any]:
-    """Call the ``submit_job`` RPC: one transaction writes the pending row and queues the message."""
-    response = await client.rpc("submit_job", {"task_name": task_name}).execute()
-    row = response.data[0] if isinstance(response.data, list) else response.data
-    if not isinstance(row, dict) or "job_id" not in row:
-        raise RuntimeError(f"submit_job answered without a job row: {response.data!r}")
-    return row
+@dataclass(frozen=True)
+class FormRequest:
+    """What one click asks for, taken from the fields at the moment of the click."""
+
+    job_type: str
+    payload: dict[str, Any]
+    task_name: str
+    priority: int
+    delay: int
+    idempotency_key: str
 
 
-def _message_html(text: str, error: bool) -> str:
+def message_html(text: str, error: bool) -> str:
+    """A one-line form message, red for a problem and green for an accepted job."""
     colour = "#c62828" if error else "#1a7f37"
     kind = "jq-form-error" if error else "jq-form-ok"
     return f'<span class="{kind}" style="color:{colour}">{html.escape(text)}</span>'
 
 
-class JobForm:
-    """Job name + Process Job; each accepted submission is passed to the ``on_submitted`` callbacks."""
+def type_summary(job_type: Mapping[str, Any]) -> str:
+    """The type's description and defaults, shown under the dropdown."""
+    attempts = job_type.get("max_attempts") or "the project's limit"
+    return (f"<span class='jq-job-type-about' style='color:#555'>{html.escape(str(job_type.get('description')))}"
+            f" <i>(defaults: priority {job_type.get('priority', 0)}, timeout {job_type.get('timeout_seconds')} s, "
+            f"attempts: {html.escape(str(attempts))})</i></span>")
 
-    def __init__(self, client: AsyncClient, on_submitted: SubmittedCallback | None = None) -> None:
-        self._client = client
+
+def _classed(widget: widgets.DOMWidget, name: str) -> widgets.DOMWidget:
+    widget.add_class(name)
+    return widget
+
+
+class JobForm:
+    """The form; each accepted submission is passed to the ``on_submitted`` callbacks."""
+
+    def __init__(self, job_types: Sequence[Mapping[str, Any]], submit: SubmitFunction,
+                 on_submitted: SubmittedCallback | None = None) -> None:
+        if not job_types:
+            raise ValueError("no job types to offer: is the schema provisioned (job_types)?")
+        self._types = {str(row["name"]): row for row in job_types}
+        self._submit = submit
         self._callbacks: list[SubmittedCallback] = [on_submitted] if on_submitted else []
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.submitted: list[dict[str, Any]] = []
-        self.name = widgets.Text(placeholder="e.g. resize-image-42", description="Job name",
-                                 layout=widgets.Layout(width="28em"))
-        self.button = widgets.Button(description="Process Job", button_style="primary", icon="play")
+        self._tasks: set[asyncio.Task[Job | None]] = set()
+        self.key = RequestKey()
+        self.submitted: list[Job] = []
+        wide = widgets.Layout(width="28em")
+        self.job_type = _classed(widgets.Dropdown(options=list(self._types), description="Type", layout=wide),
+                                 "jq-job-type")
+        self.about = widgets.HTML()
+        self.name = _classed(widgets.Text(placeholder="e.g. resize-image-42", description="Job name",
+                                          layout=wide), "jq-job-name")
+        self.payload = _classed(widgets.Textarea(description="Payload", rows=2, layout=wide), "jq-payload")
+        self.payload_error = _classed(widgets.HTML(), "jq-payload-error")
+        self.priority = _classed(widgets.BoundedIntText(min=-100, max=100, description="Priority",
+                                                        layout=widgets.Layout(width="12em")), "jq-priority")
+        self.delay = _classed(widgets.BoundedIntText(min=0, max=MAX_DELAY_SECONDS, description="Delay (s)",
+                                                     layout=widgets.Layout(width="12em")), "jq-delay")
+        self.button = _classed(widgets.Button(description="Process Job", button_style="primary", icon="play"),
+                               "jq-process-job")
         self.message = widgets.HTML("")
-        self.name.add_class("jq-job-name")
-        self.button.add_class("jq-process-job")
         self.button.on_click(self._clicked)
-        self.name.on_submit(self._clicked)
-        self.widget = widgets.VBox([widgets.HBox([self.name, self.button]), self.message])
+        self.job_type.observe(self._type_changed, names="value")
+        self.payload.observe(self._payload_changed, names="value")
+        for field in (self.job_type, self.name, self.payload, self.priority, self.delay):
+            field.observe(lambda _change: self.key.forget(), names="value")
+        self.widget = widgets.VBox([
+            widgets.HBox([self.job_type, self.about]),
+            widgets.HBox([self.name, self.priority, self.delay]),
+            widgets.HBox([self.payload, self.payload_error]),
+            widgets.HBox([self.button, self.message]),
+        ])
         self.widget.add_class("jq-job-form")
+        self._type_changed({"new": self.job_type.value})
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -82,39 +140,80 @@ class JobForm:
         display(self.widget)
 
     def on_submitted(self, callback: SubmittedCallback) -> None:
-        """Also call ``callback(row)`` for every job this form submits."""
+        """Also call ``callback(job)`` for every job this form submits."""
         self._callbacks.append(callback)
 
-    async def submit(self, raw_name: str) -> dict[str, Any] | None:
-        """Validate and submit one name; returns the pending row, or None when the name or the server refused."""
+    def _type_changed(self, change: Mapping[str, Any]) -> None:
+        chosen = self._types[change["new"]]
+        self.about.value = type_summary(chosen)
+        self.priority.value = int(chosen.get("priority") or 0)
+        self.payload.value = json.dumps(schema_defaults(chosen.get("payload_schema") or {}))
+        self._payload_changed({"new": self.payload.value})
+
+    def _payload_changed(self, change: Mapping[str, Any]) -> None:
+        checked = check_payload(change["new"], self._types[self.job_type.value].get("payload_schema") or {})
+        self.payload_error.value = "" if checked.ok else message_html(str(checked.error), error=True)
+        self.button.disabled = not checked.ok
+
+    def request(self) -> FormRequest | None:
+        """The request the fields describe, with its idempotency key; None (and the reason shown) when invalid."""
         try:
-            name = validate_job_name(raw_name)
+            name = validate_job_name(self.name.value)
         except InvalidJobName as err:
-            self.message.value = _message_html(str(err), error=True)
-            log.info("form.invalid_name", reason=str(err))
+            self.message.value = message_html(str(err), error=True)
             return None
+        checked = check_payload(self.payload.value, self._types[self.job_type.value].get("payload_schema") or {})
+        if checked.payload is None:
+            self.message.value = message_html(str(checked.error), error=True)
+            return None
+        return FormRequest(self.job_type.value, checked.payload, name, int(self.priority.value),
+                           int(self.delay.value), self.key.current())
+
+    async def submit(self) -> Job | None:
+        """Submit what the form holds now; the job, or None when the form or the server refused."""
+        request = self.request()
+        return None if request is None else await self.send(request)
+
+    async def send(self, request: FormRequest) -> Job | None:
+        """Send one request; its answer (new job, same job again, or refusal) is shown under the button."""
         try:
-            row = await submit_job(self._client, name)
-        except APIError as err:
-            self.message.value = _message_html(f"The server refused the job: {err.message}", error=True)
-            log.warning("form.rejected", task_name=name, code=err.code, message=err.message)
+            job = await self._submit(request.job_type, request.payload, task_name=request.task_name,
+                                     priority=request.priority, delay=request.delay or None,
+                                     idempotency_key=request.idempotency_key)
+        except JobRejected as err:
+            self.message.value = message_html(f"submit_job refused {err.argument or 'the job'}: {err}", error=True)
+            log.info("form.rejected", argument=err.argument, reason=str(err))
             return None
-        self.submitted.append(row)
-        self.message.value = _message_html(f"Submitted {name!r} as job {row['job_id']}.", error=False)
-        log.info("form.submitted", task_name=name, job_id=row["job_id"])
+        except APIError as err:
+            self.message.value = message_html(f"The server refused the job: {err.message}", error=True)
+            log.warning("form.refused", code=err.code, message=err.message)
+            return None
+        if self.key.answered(request.idempotency_key, job.job_id):
+            self.message.value = message_html(
+                f"Same request again: job {job.job_id} was already submitted with this idempotency key; "
+                "nothing new was queued. Change a field to ask for another job.", error=False)
+            log.info("form.same_job", job_id=job.job_id)
+            return job
+        self.submitted.append(job)
+        when = f", starts in {request.delay} s" if request.delay else ""
+        self.message.value = message_html(f"Submitted {request.task_name!r} as job {job.job_id} "
+                                          f"({request.job_type}, priority {job.priority}{when}).", error=False)
+        log.info("form.submitted", task_name=request.task_name, job_id=job.job_id)
         for callback in self._callbacks:
-            callback(row)
-        return row
+            callback(job)
+        return job
 
     def _clicked(self, _: object) -> None:
-        task = asyncio.get_running_loop().create_task(self._submit_reporting(self.name.value))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        request = self.request()  # taken now, so a double-click sends one key twice
+        if request is not None:
+            task = asyncio.get_running_loop().create_task(self._send_reporting(request))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    async def _submit_reporting(self, raw_name: str) -> None:
+    async def _send_reporting(self, request: FormRequest) -> Job | None:
         try:
-            if await self.submit(raw_name) is not None:
-                self.name.value = ""
+            return await self.send(request)
         except Exception as err:
-            self.message.value = _message_html(f"Could not submit: {err}", error=True)
+            self.message.value = message_html(f"Could not submit: {err}", error=True)
             log.error("form.submit_failed", error=str(err))
+            return None

@@ -1,8 +1,9 @@
-"""Queue health beside the job table: ``pgmq.metrics`` of the work queue and its dead-letter queue, and the
-worker's recent runs from its ``/runs`` endpoint, refreshed on a timer task until stopped.
+"""Queue health beside the job table: ``pgmq.metrics`` of the work queue and its dead-letter queue, the leases
+of claimed messages, and the worker's recent runs from its ``/runs`` endpoint, **polled** every second until
+stopped (the job rows themselves are pushed by Realtime; none of these can be).
 
-The metrics are read with psycopg over ``SUPABASE_DB_URL`` (the direct connection string): that works the same on
-hosted Supabase, where ``pgmq_public`` exposes no metrics function over REST.
+The metrics and leases are read with psycopg over ``SUPABASE_DB_URL`` (the direct connection string): that works
+the same on hosted Supabase, where ``pgmq_public`` exposes no metrics function over REST.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,6 +29,11 @@ log = structlog.get_logger(__name__)
 QUEUES = ("work_queue", "work_queue_dlq")
 METRICS_SQL = ("select queue_name, queue_length, oldest_msg_age_sec, newest_msg_age_sec, total_messages "
                "from pgmq.metrics(%(queue)s)")
+# A claimed message (read at least once) is invisible until its vt: that is the lease of the job it carries.
+# Seconds left are computed by the database's clock, so the countdown does not depend on this machine's.
+LEASES_SQL = ("select message->>'job_id' as job_id, extract(epoch from vt - clock_timestamp())::float8 as left_s "
+              "from pgmq.q_work_queue where read_ct > 0 limit 1000")
+RUNS_SCANNED = 200  # runs read to tell this worker's jobs from orphans; the panel shows fewer
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,14 @@ async def read_metrics(conn: psycopg.AsyncConnection[Any], queues: Sequence[str]
     return found
 
 
+async def read_leases(conn: psycopg.AsyncConnection[Any]) -> dict[str, datetime]:
+    """When each claimed message's lease runs out, by job id (as a time on this machine's clock)."""
+    now = datetime.now(UTC)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(LEASES_SQL)
+        return {row["job_id"]: now + timedelta(seconds=row["left_s"]) for row in await cur.fetchall()}
+
+
 async def read_runs(http: httpx.AsyncClient, runs_url: str, limit: int) -> list[dict[str, Any]]:
     """The worker's newest runs from ``GET /runs`` (a list, or an object holding ``runs``)."""
     response = await http.get(runs_url, params={"limit": limit})
@@ -71,34 +86,43 @@ def metrics_html(metrics: Sequence[QueueMetrics]) -> str:
 
 
 def runs_html(runs: Sequence[dict[str, Any]]) -> str:
-    """The worker's recent runs: job, attempt, outcome, duration."""
+    """The worker's recent runs: job, attempt, how it arrived (webhook or pull), outcome, duration."""
     if not runs:
         return "<i>no runs yet</i>"
     rows = "".join(
         f"<tr><td>{html.escape(str(run.get('task_name', '')))[:24]}</td><td>{run.get('attempt', '')}</td>"
+        f"<td class='jq-source'>{html.escape(str(run.get('source', '')))}</td>"
         f"<td>{html.escape(str(run.get('outcome', '')))}</td><td>{format_seconds(run.get('duration_seconds'))}"
         f"</td><td>{html.escape(str(run.get('error') or ''))[:40]}</td></tr>" for run in runs)
-    return ("<table class='jq-runs'><tr><th>job</th><th>attempt</th><th>outcome</th><th>took</th><th>error</th>"
-            f"</tr>{rows}</table>")
+    return ("<table class='jq-runs'><tr><th>job</th><th>attempt</th><th>via</th><th>outcome</th><th>took</th>"
+            f"<th>error</th></tr>{rows}</table>")
 
 
 class QueueHealth:
-    """A widget with queue metrics and worker runs, refreshed every ``interval`` seconds while started."""
+    """A widget with queue metrics and worker runs, polled every ``interval`` seconds while started.
+
+    ``runs`` is None while the worker does not answer. ``on_refresh`` is called after every reading (the
+    dashboard uses it to mark orphaned jobs in the table).
+    """
 
     def __init__(self, db_url: str, runs_url: str | None, interval: float = 1.0, runs_limit: int = 8,
-                 queues: Sequence[str] = QUEUES) -> None:
+                 queues: Sequence[str] = QUEUES, on_refresh: Callable[[QueueHealth], None] | None = None) -> None:
         self._db_url = db_url
         self._runs_url = runs_url
         self._interval = interval
         self._runs_limit = runs_limit
         self._queues = tuple(queues)
+        self._on_refresh = on_refresh
         self._task: asyncio.Task[None] | None = None
         self.metrics: list[QueueMetrics] = []
-        self.runs: list[dict[str, Any]] = []
+        self.leases: dict[str, datetime] = {}
+        self.runs: list[dict[str, Any]] | None = None
+        self.checked_at = datetime.now(UTC)
         self._metrics = widgets.HTML("<i>reading pgmq.metrics…</i>")
         self._runs = widgets.HTML("<i>reading the worker's runs…</i>")
-        self.widget = widgets.VBox([widgets.HTML("<b>Queues</b> (pgmq.metrics)"), self._metrics,
-                                    widgets.HTML("<b>Worker runs</b> (GET /runs)"), self._runs],
+        every = f"polled every {interval:g} s"
+        self.widget = widgets.VBox([widgets.HTML(f"<b>Queues</b> (pgmq.metrics, {every})"), self._metrics,
+                                    widgets.HTML(f"<b>Worker runs</b> (GET /runs, {every})"), self._runs],
                                    layout=widgets.Layout(min_width="24em"))
 
     def _ipython_display_(self) -> None:
@@ -107,21 +131,27 @@ class QueueHealth:
         display(self.widget)
 
     async def refresh(self, conn: psycopg.AsyncConnection[Any], http: httpx.AsyncClient) -> None:
-        """Read both sources once and show them; a source that fails shows its error instead."""
+        """Read every source once and show it; a source that fails shows its error instead."""
         try:
             self.metrics = await read_metrics(conn, self._queues)
+            self.leases = await read_leases(conn)
             self._metrics.value = metrics_html(self.metrics)
         except psycopg.Error as err:
             self._metrics.value = f"<span style='color:#c62828'>{html.escape(str(err))}</span>"
             log.warning("health.metrics_failed", error=str(err))
+        self.checked_at = datetime.now(UTC)
         if self._runs_url is None:
             self._runs.value = "<i>no worker URL configured</i>"
-            return
-        try:
-            self.runs = await read_runs(http, self._runs_url, self._runs_limit)
-            self._runs.value = runs_html(self.runs)
-        except (httpx.HTTPError, ValueError) as err:
-            self._runs.value = f"<span style='color:#8a6d00'>worker not reachable: {html.escape(str(err))}</span>"
+        else:
+            try:
+                self.runs = await read_runs(http, self._runs_url, RUNS_SCANNED)
+                self._runs.value = runs_html(self.runs[: self._runs_limit])
+            except (httpx.HTTPError, ValueError) as err:
+                self.runs = None
+                self._runs.value = ("<span class='jq-worker-down' style='color:#c62828'>worker not reachable: "
+                                    f"{html.escape(str(err))}</span>")
+        if self._on_refresh is not None:
+            self._on_refresh(self)
 
     def start(self) -> QueueHealth:
         """Begin refreshing on the kernel's loop; returns at once."""

@@ -1,23 +1,46 @@
-"""Small steps notebook 02 takes besides the widgets: apply its parameters, run its own worker, list dead letters."""
+"""Small steps notebook 02 takes besides the widgets: apply its parameters, run (and crash) its own worker, read
+the recovery timers, list dead letters."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import psycopg
 import structlog
 from psycopg.rows import dict_row
 
 from jobqueue.settings import Settings, configured, local_stack_dir
-from jobqueue.worker_process import WorkerProcess, ensure_worker, load_worker, stop_worker
+from jobqueue.worker_process import (
+    DEFAULT_PORT,
+    WorkerProcess,
+    health,
+    load_worker,
+    start_worker,
+    stop_worker,
+    worker_env,
+)
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_FAIL_PATTERN = "^fail-"
+DEFAULT_PULL_IDLE_SECONDS = 30.0
 DEAD_LETTERS_SQL = ("select msg_id, read_ct, enqueued_at, message->>'job_id' as job_id, "
                     "message->>'task_name' as task_name from pgmq.q_work_queue_dlq order by msg_id")
+RECOVERY_SQL = ("select (select value from jobqueue_private.settings where key = 'redeliver_after_seconds') "
+                "as redeliver_after, (select schedule from cron.job where jobname = 'work_queue_sweeper') as sweeper")
+
+
+@dataclasses.dataclass(frozen=True)
+class RecoveryTimers:
+    """The waits that bring back a job no webhook delivered, as this project is configured."""
+
+    sweeper_schedule: str
+    redeliver_after_seconds: float
+    pull_idle_seconds: float
+    lease_seconds: float
 
 
 def with_parameters(settings: Settings, job_min_seconds: float | None = None, job_max_seconds: float | None = None,
@@ -40,13 +63,43 @@ def stop_recorded_worker(settings: Settings) -> bool:
     return recorded is not None and stop_worker(recorded)
 
 
-def own_worker(settings: Settings, fresh: bool = True) -> WorkerProcess:
-    """A worker process running with these settings: ``fresh`` replaces a running one, else it is reused."""
+def crash_worker(settings: Settings) -> bool:
+    """Kill the recorded worker with SIGKILL, as a crash would: its running jobs keep their leases, orphaned."""
+    recorded = load_worker(_worker_dir(settings))
+    return recorded is not None and stop_worker(recorded, force=True)
+
+
+def own_worker(settings: Settings, fresh: bool = True, concurrency: int | None = None,
+               lease_seconds: int | None = None) -> WorkerProcess:
+    """A worker process running with these settings: ``fresh`` replaces a running one, else a healthy one is
+    reused. ``concurrency`` and ``lease_seconds`` override WORKER_CONCURRENCY and WORKER_LEASE_SECONDS."""
+    directory = _worker_dir(settings)
     if fresh:
         stop_recorded_worker(settings)
-    worker = ensure_worker(settings, state_dir=_worker_dir(settings))
-    log.info("walkthrough.worker", pid=worker.pid, url=worker.url, fresh=fresh)
+    elif (recorded := load_worker(directory)) is not None and (health(recorded) or {}).get("status") == "ok":
+        log.info("walkthrough.worker_reused", pid=recorded.pid, url=recorded.url)
+        return recorded
+    env = worker_env(settings)
+    if lease_seconds is not None:
+        env["WORKER_LEASE_SECONDS"] = str(lease_seconds)
+    url = urlparse(settings.worker_url)
+    worker = start_worker(env, port=url.port or DEFAULT_PORT, state_dir=directory,
+                          host=url.hostname or "127.0.0.1", concurrency=concurrency)
+    log.info("walkthrough.worker", pid=worker.pid, url=worker.url, fresh=fresh, concurrency=concurrency)
     return worker
+
+
+def recovery_timers(settings: Settings, lease_seconds: float | None = None) -> RecoveryTimers:
+    """The sweeper's schedule and quiet period (from the database), the pull loop's idle time and the lease."""
+    with psycopg.connect(settings.db_url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(RECOVERY_SQL)
+        row = cur.fetchone() or {}
+    env = configured()
+    return RecoveryTimers(
+        sweeper_schedule=str(row.get("sweeper") or "not scheduled"),
+        redeliver_after_seconds=float(row.get("redeliver_after") or 30),
+        pull_idle_seconds=float(env.get("WORKER_PULL_IDLE_SECONDS") or DEFAULT_PULL_IDLE_SECONDS),
+        lease_seconds=float(lease_seconds or env.get("WORKER_LEASE_SECONDS") or 60))
 
 
 def dead_letters(db_url: str) -> list[dict[str, Any]]:
