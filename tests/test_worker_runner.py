@@ -142,3 +142,25 @@ async def test_pull_loop_drains_the_queue_then_stops_on_request():
     stop.set()
     await asyncio.wait_for(loop, timeout=10)
     assert rpc.peak <= 2
+
+
+async def test_a_retry_delivered_while_the_failure_is_being_reported_is_taken():
+    """Regression: the retry's webhook came back before mark_job_failed returned and was dropped as a duplicate,
+    so the retry waited for the sweeper's quiet period."""
+    job_id = new_job_id()
+    runner: Runner | None = None
+    outcomes: list[str] = []
+
+    class RetryArrivesEarly(FakeRpc):
+        async def __call__(self, name: str, args: dict) -> object:
+            if name == "mark_job_failed" and self.attempts[job_id] == 1:
+                assert runner is not None
+                outcomes.append(runner.submit(delivery(job_id, msg_id=1, task_name="boom-early")))
+            return await super().__call__(name, args)
+
+    rpc = RetryArrivesEarly(task_names={job_id: "boom-early"})
+    runner = Runner(make_config(fail_pattern=re.compile("^boom"), max_attempts=2), rpc)
+    runner.submit(delivery(job_id, task_name="boom-early"))
+    await runner.wait_idle()
+    assert outcomes == ["accepted"]
+    assert [run["attempt"] for run in runner.runs.snapshot(10)] == [2, 1]

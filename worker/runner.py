@@ -84,7 +84,7 @@ class Runner:
                                   lambda claims: {"claims": claims, "lease_seconds": config.lease_seconds})
         self._completions = RpcBatcher(rpc, "mark_jobs_completed", lambda done: {"completions": done})
         self._tasks: set[asyncio.Task[None]] = set()
-        self._job_ids: set[str] = set()
+        self._holding: dict[str, asyncio.Task[None]] = {}  # job_id → the task holding its current delivery
         self._executions: dict[str, _Execution] = {}
         self.accepting = True
         self.last_delivery = time.monotonic()
@@ -107,7 +107,7 @@ class Runner:
         self.last_delivery = time.monotonic()
         if not self.accepting:
             return "stopping"
-        if delivery.job_id in self._job_ids:
+        if delivery.job_id in self._holding:
             log.info("delivery.duplicate", job_id=delivery.job_id, msg_id=delivery.msg_id)
             return "duplicate"
         if len(self._tasks) >= self._config.concurrency + self._config.max_backlog:
@@ -178,13 +178,18 @@ class Runner:
     def _spawn(self, job_id: str, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work, name=f"job-{job_id}")
         self._tasks.add(task)
-        self._job_ids.add(job_id)
+        self._holding[job_id] = task
 
         def forget(done: asyncio.Task[None]) -> None:
             self._tasks.discard(done)
-            self._job_ids.discard(job_id)
+            self._let_go(job_id, done)
 
         task.add_done_callback(forget)
+
+    def _let_go(self, job_id: str, task: asyncio.Task[Any] | None) -> None:
+        """Stop treating deliveries of ``job_id`` as duplicates of the one ``task`` holds."""
+        if task is not None and self._holding.get(job_id) is task:
+            del self._holding[job_id]
 
     async def _process(self, delivery: Delivery) -> None:
         if delivery.run_after is not None:
@@ -286,6 +291,9 @@ class Runner:
 
     async def _report_failure(self, run: Run, error: str, permanent: bool) -> None:
         delay = retry_delay(run.attempt, self._config.retry_base_seconds, self._config.retry_max_seconds, self._rng)
+        # mark_job_failed sends a short back-off's retry at once: its webhook may arrive before this call returns,
+        # and it is the next attempt, not a duplicate of this one.
+        self._let_go(run.job_id, asyncio.current_task())
         try:
             rows = await self._rpc("mark_job_failed", {
                 "job_id": run.job_id, "error": error, "retry_in_seconds": delay,
