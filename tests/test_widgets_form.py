@@ -8,7 +8,7 @@ import json
 import pytest
 
 from jobqueue.job import Job
-from jobqueue.job_requests import JobRejected
+from jobqueue.job_requests import JobRejected, QueueFull
 from jobqueue.widgets.form import JobForm
 from jobqueue.widgets.idempotency import RequestKey
 from jobqueue.widgets.payload import check_payload, schema_defaults
@@ -71,6 +71,8 @@ class FakeServer:
                            "delay": delay, "idempotency_key": idempotency_key})
         if priority is not None and priority > 100:
             raise JobRejected("priority must be between -100 and 100, got 101", "priority")
+        if task_name == "one-too-many":
+            raise QueueFull("the queue is full: 10000 jobs are waiting", None, "retry later; nothing was queued")
         job = self.jobs.setdefault(idempotency_key, Job(job_id=f"job-{len(self.jobs) + 1}", task_name=task_name,
                                                         status="pending", job_type=job_type))
         return job
@@ -125,6 +127,13 @@ async def test_a_refusal_names_the_argument(form):
     widget.priority.value = 101
     assert await widget.submit() is None
     assert "submit_job refused priority" in widget.message.value and seen == []
+
+
+async def test_a_full_queue_says_to_retry_later(form):
+    widget, _, seen = form
+    widget.name.value = "one-too-many"
+    assert await widget.submit() is None
+    assert "the queue is full" in widget.message.value and "retry later" in widget.message.value and seen == []
 
 
 async def test_an_invalid_name_sends_nothing(form):

@@ -181,7 +181,9 @@ class JobForm:
                                      priority=request.priority, delay=request.delay or None,
                                      idempotency_key=request.idempotency_key)
         except JobRejected as err:
-            self.message.value = message_html(f"submit_job refused {err.argument or 'the job'}: {err}", error=True)
+            hint = f" ({err.hint})" if err.hint else ""
+            self.message.value = message_html(f"submit_job refused {err.argument or 'the job'}: {err}{hint}",
+                                              error=True)
             log.info("form.rejected", argument=err.argument, reason=str(err))
             return None
         except APIError as err:
