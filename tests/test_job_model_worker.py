@@ -24,10 +24,8 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.fixture(scope="module")
 def worker(provisioned: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerHandle]:
-    handle = WorkerHandle(provisioned, tmp_path_factory.mktemp("model-worker"))
-    handle.start()
-    yield handle
-    handle.stop()
+    with WorkerHandle.running(provisioned, tmp_path_factory.mktemp("model-worker")) as handle:
+        yield handle
 
 
 def submit(db: psycopg.Connection, task_name: str, **arguments: Any) -> dict[str, Any]:

@@ -44,6 +44,16 @@ FORBIDDEN_SQL = [
     "select jobqueue_private.setting('webhook_secret')",
     "select jobqueue_private.deliver(1, '{}'::jsonb)",
     "select jobqueue_private.hmac_sha256('\\x00'::bytea, '\\x00'::bytea)",
+    "select public.cancel_job(gen_random_uuid())",
+    "select public.report_job_progress(gen_random_uuid(), 5, 'x')",
+    "select public.job_cancel_requests(array[gen_random_uuid()])",
+    "select * from public.mark_job_cancelled(gen_random_uuid())",
+    "select * from public.mark_job_completed(gen_random_uuid(), 'x', '{}')",
+    "select * from public.mark_job_failed(gen_random_uuid(), 'x', 0, null, true)",
+    "insert into public.job_types (name) values ('mine')",
+    "update public.job_types set priority = 100",
+    "delete from public.job_types",
+    "update public.job_results set cancelled_at = now()",
 ]
 
 

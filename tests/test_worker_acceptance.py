@@ -37,10 +37,8 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture(scope="module")
 def worker(provisioned: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerHandle]:
-    handle = WorkerHandle(provisioned, tmp_path_factory.mktemp("worker"))
-    handle.start()
-    yield handle
-    handle.stop()
+    with WorkerHandle.running(provisioned, tmp_path_factory.mktemp("worker")) as handle:
+        yield handle
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -27,6 +28,17 @@ class WorkerHandle:
         self.state_dir = state_dir
         self.port = urlparse(settings.worker_url).port or 8787
         self.process: WorkerProcess | None = None
+
+    @classmethod
+    @contextmanager
+    def running(cls, settings: Settings, state_dir: Path) -> Iterator[WorkerHandle]:
+        """A started worker, stopped when the block ends (a module fixture yields it)."""
+        handle = cls(settings, state_dir)
+        handle.start()
+        try:
+            yield handle
+        finally:
+            handle.stop()
 
     def env(self, **overrides: str) -> dict[str, str]:
         return worker_env(self.settings) | FAST | {
