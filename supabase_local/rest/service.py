@@ -25,7 +25,7 @@ class RestService:
 
     def __init__(self, state: StackState, schemas: tuple[str, ...] = EXPOSED_SCHEMAS) -> None:
         self.pool = AsyncConnectionPool(state.authenticator_url, min_size=POOL_MIN, max_size=POOL_MAX, open=False,
-                                        kwargs={"application_name": "supabase_local.rest"})
+                                        kwargs={"application_name": "supabase_local.rest", "autocommit": True})
         self.catalog = Catalog(state.authenticator_url, schemas, self.pool)
         self.endpoint = RestEndpoint(self.pool, self.catalog, state.jwt_secret)
 
