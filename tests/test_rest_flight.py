@@ -44,3 +44,16 @@ def test_failed_requests_leave_every_connection_idle(stack: StackState, service:
     claims = service.rpc("rest_claims", {}).execute().data
     assert claims["role"] == "service_role" and claims["read_only"] == "off"
     assert anon.rpc("rest_claims", {}, get=True).execute().data["role"] == "anon"
+
+
+def test_requests_survive_a_session_that_deallocated_its_statements(stack: StackState, service: Client, tag: str):
+    """A function may run ``deallocate all`` in the gateway's session; the next request there prepares again."""
+    with psycopg.connect(stack.db_url, autocommit=True) as conn:
+        conn.execute("create or replace function rest_deallocate() returns int language plpgsql as "
+                     "$$ begin execute 'deallocate all'; return 1; end $$; notify pgrst, 'reload schema'")
+    for _ in range(12):  # more calls than pooled connections, so every one of them has run it
+        assert service.rpc("rest_deallocate", {}).execute().data == 1
+    table = service.table("rest_probe")
+    for n in range(12):
+        assert table.insert({"tag": tag, "name": f"after-{n}"}).execute().data[0]["name"] == f"after-{n}"
+        assert len(table.select("name").eq("tag", tag).execute().data) == n + 1

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from supabase_local.rest import negotiation, planner
+from supabase_local.rest import negotiation, planner, request_settings
 from supabase_local.rest.auth import Authenticator, Identity
 from supabase_local.rest.catalog import Catalog
 from supabase_local.rest.errors import RestError, from_database, singular
@@ -22,23 +22,6 @@ from supabase_local.rest.sqlgen import Shape
 
 log = structlog.get_logger(__name__)
 
-# What PostgREST sets at the start of every request's transaction: the role's own settings (such as its
-# statement_timeout) first, while the gateway's role may still set them, then the request's.
-_REQUEST_SETTINGS = """
-       set_config('transaction_read_only', %(read_only)s, true),
-       set_config('role', %(role)s, true),
-       set_config('request.jwt.claims', %(claims)s, true),
-       set_config('request.jwt.claim.role', %(role)s, true),
-       set_config('request.jwt.claim.sub', %(sub)s, true),
-       set_config('request.method', %(method)s, true),
-       set_config('request.path', %(path)s, true),
-       set_config('request.headers', %(headers)s, true),
-       set_config('request.cookies', %(cookies)s, true)"""
-_ROLE_SETTINGS = """
-       (select count(set_config(s.name, s.value, true))
-          from unnest(%(role_setting_names)s::text[], %(role_setting_values)s::text[]) as s(name, value)),"""
-SETTINGS_SQL = sql.SQL("select" + _ROLE_SETTINGS + _REQUEST_SETTINGS)
-SETTINGS_SQL_PLAIN = sql.SQL("select" + _REQUEST_SETTINGS)  # for roles without settings of their own
 BEGIN = sql.SQL("begin")
 BODY_METHODS = ("POST", "PATCH", "DELETE")
 # count=estimated: the exact count up to this many rows, the planner's estimate beyond (PostgREST docs:
@@ -100,27 +83,10 @@ class RestEndpoint:
         plan = await self.catalog.with_cache(lambda cache: planner.plan(cache, planned))
         return identity, planned, plan
 
-    def _settings(self, request: Request, identity: Identity, read_only: bool) -> tuple[sql.SQL, dict[str, object]]:
-        sub = identity.claims.get("sub")
-        role_settings = self.catalog.cache.role_settings.get(identity.role, {})
-        values: dict[str, object] = {
-            "read_only": "on" if read_only else "off",
-            "role": identity.role,
-            "claims": identity.claims_json,
-            "sub": sub if isinstance(sub, str) else "",
-            "method": request.method,
-            "path": request.url.path,
-            "headers": json.dumps({key.lower(): value for key, value in request.headers.items()}),
-            "cookies": json.dumps(dict(request.cookies)),
-        }
-        if not role_settings:
-            return SETTINGS_SQL_PLAIN, values
-        values |= {"role_setting_names": list(role_settings), "role_setting_values": list(role_settings.values())}
-        return SETTINGS_SQL, values
-
     async def _execute(self, request: Request, identity: Identity, plan: planner.Plan,
                        prefs: negotiation.Preferences) -> Outcome:
-        settings, params = self._settings(request, identity, plan.read_only)
+        settings, params = request_settings.for_request(
+            request, identity, plan.read_only, self.catalog.cache.role_settings.get(identity.role, {}))
         flight = Flight(settings, params | plan.statement.params, plan)
         for attempt in (1, 2):
             used: psycopg.AsyncConnection | None = None
@@ -151,7 +117,7 @@ class Flight:
     committed nothing.
     """
 
-    def __init__(self, settings: sql.SQL, params: dict[str, object], plan: planner.Plan) -> None:
+    def __init__(self, settings: sql.Composable, params: dict[str, object], plan: planner.Plan) -> None:
         self.plan = plan
         self.params = params
         self.explicit = not plan.read_only or plan.explain is not None
@@ -163,7 +129,16 @@ class Flight:
         """The plan's outcome; a RestError raised here rolls the explicit transaction back."""
         try:
             cursor = psycopg.AsyncClientCursor(conn)
-            await cursor.execute(self.query, self.params)
+            try:
+                await cursor.execute(self.query, self.params)
+            except psycopg.Error as err:
+                if not request_settings.lost(err):
+                    raise
+                # Nothing ran yet (the settings come before the statement): prepare them again and go on.
+                if self.explicit:
+                    await conn.rollback()
+                await request_settings.prepare(conn)
+                await cursor.execute(self.query, self.params)
             for _ in range(2 if self.explicit else 1):  # past BEGIN and the settings row
                 cursor.nextset()
             outcome = await _outcome(conn, cursor, self.plan, prefs)
