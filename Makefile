@@ -46,7 +46,8 @@ lint: setup
 	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
 
 bench: setup
-	$(PY) bench/run_all.py
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) bench/bench_end_to_end.py
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m jobqueue.worker_process stop; $(PY) -m supabase_local stop; fi

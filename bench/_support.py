@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+import psutil
 
 from supabase_local import lifecycle
 from supabase_local.logs import configure_logging
@@ -82,6 +89,72 @@ def counting_server() -> Iterator[tuple[str, Arrivals]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def cpu_seconds(process: psutil.Process, children: bool = False) -> float:
+    """User + system CPU seconds of ``process``; with ``children``, plus its live descendants and the children
+    it has reaped (PostgreSQL backends that exited while measuring still count through the postmaster)."""
+    times = process.cpu_times()
+    total = times.user + times.system
+    if children:
+        total += times.children_user + times.children_system
+        for child in process.children(recursive=True):
+            try:
+                child_times = child.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += child_times.user + child_times.system
+    return total
+
+
+def postmaster(pgdata: Path) -> psutil.Process:
+    """The postmaster of a data directory (the first line of its ``postmaster.pid``)."""
+    return psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
+
+
+class CpuMeter:
+    """CPU seconds spent by named processes between ``start`` and ``stop``; PostgreSQL counts its children."""
+
+    def __init__(self, processes: dict[str, psutil.Process], with_children: frozenset[str] = frozenset()) -> None:
+        self.processes = processes
+        self.with_children = with_children
+        self._before: dict[str, float] = {}
+        self.spent: dict[str, float] = {}
+
+    def _sample(self) -> dict[str, float]:
+        return {name: cpu_seconds(process, name in self.with_children) for name, process in self.processes.items()}
+
+    def start(self) -> None:
+        self._before = self._sample()
+
+    def stop(self) -> dict[str, float]:
+        after = self._sample()
+        self.spent = {name: after[name] - self._before[name] for name in self.processes}
+        return self.spent
+
+
+@contextmanager
+def profiled(pids: dict[str, int], directory: Path | None, rate: int = 100) -> Iterator[None]:
+    """Sample each named process with ``py-spy record`` (Python frames holding the GIL, so CPU, not waits)
+    while the block runs; writes ``<directory>/<name>.txt`` in py-spy's raw (collapsed) format. A no-op
+    without a directory."""
+    if directory is None:
+        yield
+        return
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    directory.mkdir(parents=True, exist_ok=True)
+    recorders = [subprocess.Popen([py_spy, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw",
+                                   "--gil", "--nonblocking", "--output", str(directory / f"{name}.txt")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for name, pid in pids.items()]
+    time.sleep(1.0)  # attached before the measured work starts
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            recorder.send_signal(signal.SIGINT)
+        for recorder in recorders:
+            recorder.wait(timeout=60)
 
 
 def percentile(values: list[float], pct: float) -> float:

@@ -1,41 +1,73 @@
-"""End to end: ``submit_job`` → trigger → pg_net → worker → ``mark_job_completed``, with no-op jobs.
+"""End to end: ``submit_job`` → trigger → pg_net → worker → ``mark_job_completed``, with no-op jobs, beside raw
+PGMQ and PgQueuer on the same stack and database, in the same run.
 
 Starts its own stack in a temporary directory, provisions it, runs the worker process with
-``JOB_MAX_SECONDS=0`` and prints, beside the raw PGMQ baseline measured on the same stack in the same run:
-  * throughput: jobs per second from the first ``submit_job`` commit to the last ``completed_at``;
-  * webhook latency: from a ``submit_job`` commit returning to the worker receiving the POST, one job at a
-    time on an idle system (p50/p99), and from the same commit to the job being completed.
+``JOB_MIN_SECONDS=0 JOB_MAX_SECONDS=0`` and prints one table:
+  * ours: ``submit_job`` back to back on one connection, jobs per second from the first job's ``created_at`` to
+    the last ``completed_at``;
+  * raw PGMQ: one message at a time through ``send``, ``read`` and ``archive`` on one connection, each its own
+    transaction (what a job costs the queue alone);
+  * PgQueuer: one ``enqueue`` per transaction back to back, a no-op entrypoint, its consumer running in its own
+    process; jobs per second from the first enqueue to the last ``successful`` log row;
+and, for each, the CPU milliseconds per job of every process taking part (psutil, before and after), then the
+webhook latency: one job at a time on an otherwise idle system, from the ``submit_job`` commit returning to the
+worker receiving the signed POST, and to the job being completed.
 
-    python bench/bench_end_to_end.py [--jobs 500] [--latency-jobs 100] [--concurrency 20]
+    python bench/bench_end_to_end.py [--jobs 1000] [--pgqueuer-jobs 2000] [--latency-jobs 100] [--concurrency 20]
+
+PgQueuer comes with the ``bench`` extra (``pip install -e ".[bench]"``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import bench_pgmq
+import psutil
 import psycopg
-from _support import percentile, print_figures, temporary_stack
+from _support import CpuMeter, percentile, postmaster, profiled, temporary_stack
+from pgqueuer import PsycopgDriver, Queries
+from pgqueuer_consumer import ENTRYPOINT
 
 from jobqueue.provision import provision
 from jobqueue.settings import load_settings
 from jobqueue.worker_process import WorkerProcess, runs, start_worker, stop_worker, worker_env
 from supabase_local.state import STATE_DIR_ENV, free_port
 
+HERE = Path(__file__).resolve().parent
 DEADLINE_SECONDS = 300.0
+POLL_SECONDS = 0.05  # seldom enough that the bench's own polling costs PostgreSQL little CPU per job
 
 
-def wait_for(condition: Callable[[], bool], what: str) -> None:
+@dataclasses.dataclass
+class Column:
+    """One system's figures: jobs per second and CPU seconds by process over the measured jobs."""
+
+    rate: float
+    jobs: int
+    cpu: dict[str, float]
+
+    def per_job_ms(self, name: str) -> float | None:
+        return self.cpu[name] * 1000 / self.jobs if name in self.cpu else None
+
+
+def wait_for(condition: Callable[[], bool], what: str, every: float = 0.002) -> None:
     """Poll ``condition`` until it holds; give up after the deadline."""
     end = time.monotonic() + DEADLINE_SECONDS
     while not condition():
         if time.monotonic() > end:
             raise TimeoutError(f"gave up waiting for {what}")
-        time.sleep(0.002)
+        time.sleep(every)
 
 
 def completed(db: psycopg.Connection, job_ids: list[str]) -> int:
@@ -49,13 +81,87 @@ def submit(db: psycopg.Connection, name: str) -> str:
     return str(db.execute("select job_id from public.submit_job(%s)", (name,)).fetchone()[0])
 
 
-def throughput(db: psycopg.Connection, jobs: int) -> float:
+def ours(db: psycopg.Connection, meter: CpuMeter, jobs: int) -> Column:
     """No-op jobs per second from the first submit's commit to the last completion (database clock)."""
+    submitter = CpuMeter({"submitter": psutil.Process()})
+    meter.start()
+    submitter.start()
     job_ids = [submit(db, f"throughput-{n}") for n in range(jobs)]
-    wait_for(lambda: completed(db, job_ids) == jobs, f"{jobs} completions")
+    spent = submitter.stop()
+    wait_for(lambda: completed(db, job_ids) == jobs, f"{jobs} completions", every=POLL_SECONDS)
+    cpu = meter.stop() | spent
     first, last = db.execute("select min(created_at), max(completed_at) from public.job_results "
                              "where job_id = any(%s::uuid[])", (job_ids,)).fetchone()
-    return jobs / (last - first).total_seconds()
+    return Column(jobs / (last - first).total_seconds(), jobs, cpu)
+
+
+def raw_pgmq(db_url: str, pg: psutil.Process, messages: int) -> Column:
+    """One message at a time: send, read, archive (three transactions), on one connection."""
+    meter = CpuMeter({"PostgreSQL": pg, "submitter": psutil.Process()}, with_children=frozenset({"PostgreSQL"}))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("select pgmq.create(%s)", (bench_pgmq.QUEUE,))
+        try:
+            meter.start()
+            began = time.perf_counter()
+            for _ in range(messages):
+                bench_pgmq.send_one(conn)
+                bench_pgmq.read_archive_one(conn)
+            elapsed = time.perf_counter() - began
+            cpu = meter.stop()
+        finally:
+            conn.execute("select pgmq.drop_queue(%s)", (bench_pgmq.QUEUE,))
+    return Column(messages / elapsed, messages, cpu)
+
+
+async def enqueue_pgqueuer(db_url: str, jobs: int) -> None:
+    """``jobs`` PgQueuer enqueues, each its own transaction (autocommit), back to back."""
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        queries = Queries(PsycopgDriver(conn))
+        for _ in range(jobs):
+            await queries.enqueue(ENTRYPOINT, None)
+
+
+def install_pgqueuer(db_url: str) -> None:
+    """PgQueuer's tables, types and triggers in the bench database (once)."""
+    async def install() -> None:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            queries = Queries(PsycopgDriver(conn))
+            if not await queries.schema_is_installed():
+                await queries.install()
+    asyncio.run(install())
+
+
+def pgqueuer(db: psycopg.Connection, db_url: str, pg: psutil.Process, jobs: int, log_path: Path,
+             profile: Path | None) -> Column:
+    """PgQueuer jobs per second with its consumer in its own process, and the CPU each process spent."""
+    with log_path.open("ab") as log:
+        consumer = subprocess.Popen([sys.executable, str(HERE / "pgqueuer_consumer.py"), db_url],
+                                    stdout=log, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(1.0)  # the consumer connects and starts listening before the first enqueue
+        if consumer.poll() is not None:
+            raise RuntimeError(f"the PgQueuer consumer exited; see {log_path}")
+        meter = CpuMeter({"consumer": psutil.Process(consumer.pid), "PostgreSQL": pg},
+                         with_children=frozenset({"PostgreSQL"}))
+        submitter = CpuMeter({"submitter": psutil.Process()})
+        done = "select count(*) from pgqueuer_log where status = 'successful'"
+        with profiled({"pgqueuer_consumer": consumer.pid}, profile):
+            meter.start()
+            submitter.start()
+            began = time.time()
+            asyncio.run(enqueue_pgqueuer(db_url, jobs))
+            spent = submitter.stop()
+            wait_for(lambda: db.execute(done).fetchone()[0] >= jobs, f"{jobs} PgQueuer jobs", every=POLL_SECONDS)
+            cpu = meter.stop() | spent
+        last = db.execute("select max(created) from pgqueuer_log where status = 'successful'").fetchone()[0]
+    finally:
+        consumer.send_signal(signal.SIGTERM)
+        try:
+            consumer.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            consumer.kill()
+            consumer.wait()
+    return Column(jobs / (last.timestamp() - began), jobs, cpu)
 
 
 def latencies(db: psycopg.Connection, worker: WorkerProcess, jobs: int) -> tuple[list[float], list[float]]:
@@ -75,38 +181,78 @@ def latencies(db: psycopg.Connection, worker: WorkerProcess, jobs: int) -> tuple
     return to_worker, to_done
 
 
+def _cell(value: float | None, decimals: int) -> str:
+    return "-" if value is None else f"{value:,.{decimals}f}"
+
+
+def print_table(columns: dict[str, Column], processes: list[str]) -> None:
+    """The one table: rate, then CPU ms per job by process and in total, one column per system."""
+    width = 40
+    print(f"{'no-op jobs, same stack and database':<{width}}" + "".join(f"{name:>14}" for name in columns))
+    print(f"{'jobs/s':<{width}}" + "".join(f"{_cell(col.rate, 0):>14}" for col in columns.values()))
+    for name in processes:
+        print(f"{'CPU ms/job, ' + name:<{width}}"
+              + "".join(f"{_cell(col.per_job_ms(name), 2):>14}" for col in columns.values()))
+    print(f"{'CPU ms/job, total':<{width}}"
+          + "".join(f"{sum(col.cpu.values()) * 1000 / col.jobs:>14,.2f}" for col in columns.values()))
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    """Measure on a throwaway stack and worker; print the figures beside the PGMQ baseline and return them."""
+    """Measure on a throwaway stack and worker; print the table and the latencies and return the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=500, help="jobs submitted back to back for throughput")
+    parser.add_argument("--jobs", type=int, default=1000, help="jobs submitted back to back for throughput")
+    parser.add_argument("--pgmq-messages", type=int, default=2000, help="messages through raw PGMQ")
+    parser.add_argument("--pgqueuer-jobs", type=int, default=2000, help="jobs enqueued to PgQueuer")
     parser.add_argument("--latency-jobs", type=int, default=100, help="jobs sent one at a time for latency")
     parser.add_argument("--concurrency", type=int, default=20, help="the worker's concurrency")
+    parser.add_argument("--profile", type=Path, help="write py-spy profiles of each process's throughput run "
+                        "here (py-spy costs CPU too: take figures from a run without it)")
     args = parser.parse_args(argv)
+    load = os.getloadavg()[0]
     with temporary_stack() as stack:
         port = free_port()
         settings = dataclasses.replace(load_settings({STATE_DIR_ENV: stack.root}, root=stack.path),
                                        worker_url=f"http://127.0.0.1:{port}/hooks/work-queue")
         provision(settings)
-        baseline = bench_pgmq.baseline(settings.db_url)
+        install_pgqueuer(settings.db_url)
+        pg = postmaster(stack.pgdata)
         env = worker_env(settings) | {"JOB_MIN_SECONDS": "0", "JOB_MAX_SECONDS": "0",
                                       "WORKER_PULL_IDLE_SECONDS": "0", "LOG_LEVEL": "WARNING"}
         worker = start_worker(env, port=port, state_dir=stack.path, concurrency=args.concurrency)
+        meter = CpuMeter({"services (REST, Realtime, pg_net)": psutil.Process(stack.services_pid),
+                          "worker": psutil.Process(worker.pid), "PostgreSQL": pg},
+                         with_children=frozenset({"worker", "PostgreSQL"}))
         try:
             with psycopg.connect(settings.db_url, autocommit=True) as db:
-                rate = throughput(db, args.jobs)
+                for n in range(20):  # warm up connections, caches and the worker's client
+                    submit(db, f"warm-up-{n}")
+                with profiled({"services": stack.services_pid, "worker": worker.pid}, args.profile):
+                    ours_column = ours(db, meter, args.jobs)
                 to_worker, to_done = latencies(db, worker, args.latency_jobs)
         finally:
             stop_worker(worker)
-    print("raw PGMQ on the same stack (one message per transaction)")
-    for name, value in baseline.items():
-        print(f"  {name:<44} {value:>10}")
-    return print_figures(f"bench_end_to_end: no-op jobs, worker concurrency {args.concurrency}", {
-        f"submit_job → completed, jobs/s ({args.jobs} jobs)": rate,
+        pgmq_column = raw_pgmq(settings.db_url, pg, args.pgmq_messages)
+        with psycopg.connect(settings.db_url, autocommit=True) as db:
+            pgq_column = pgqueuer(db, settings.db_url, pg, args.pgqueuer_jobs, stack.path / "pgqueuer.log",
+                                  args.profile)
+    for column in (pgmq_column, pgq_column):
+        column.cpu = {("worker" if name == "consumer" else name): spent for name, spent in column.cpu.items()}
+    columns = {"ours": ours_column, "raw PGMQ": pgmq_column, "PgQueuer 1.x": pgq_column}
+    print(f"bench_end_to_end: no-op jobs, worker concurrency {args.concurrency}, {os.cpu_count()} cores "
+          f"(load average before: {load:.1f})")
+    print_table(columns, ["services (REST, Realtime, pg_net)", "worker", "PostgreSQL", "submitter"])
+    print(f"{'ours / PgQueuer':<40}{ours_column.rate / pgq_column.rate:>14.2f}")
+    figures = {
+        "ours jobs/s": ours_column.rate, "raw PGMQ msgs/s": pgmq_column.rate, "PgQueuer jobs/s": pgq_column.rate,
         "webhook commit → worker receives, p50 ms": percentile(to_worker, 50),
         "webhook commit → worker receives, p99 ms": percentile(to_worker, 99),
         "one job alone, commit → completed, p50 ms": percentile(to_done, 50),
         "one job alone, commit → completed, p99 ms": percentile(to_done, 99),
-    }, decimals=1)
+    }
+    for name, value in list(figures.items())[3:]:
+        print(f"{name:<44}{value:>8.1f}")
+    print("(worker row: our worker, nothing for raw PGMQ, the PgQueuer consumer; submitter: the client enqueuing)")
+    return figures
 
 
 if __name__ == "__main__":

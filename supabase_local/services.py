@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from uvicorn.loops.auto import auto_loop_factory
 
 from supabase_local import realtime
 from supabase_local.cron_runner import CronRunner
@@ -57,7 +58,8 @@ async def serve(state: StackState) -> None:
             started.append(svc)
             log.info("service.started", service=svc.name)
         config = uvicorn.Config(build_gateway(services), host=state.host, port=state.gateway_port,
-                                log_level="warning", lifespan="off", ws_max_size=16 * 1024 * 1024)
+                                log_level="warning", lifespan="off", ws_max_size=16 * 1024 * 1024,
+                                http="httptools")
         server = uvicorn.Server(config)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -79,7 +81,9 @@ def main() -> None:
     state = load_state(state_dir(args.dir))
     if state is None:
         raise SystemExit(f"no stack state in {args.dir}; run `python -m supabase_local start`")
-    asyncio.run(serve(state))
+    # uvicorn's own loop choice (uvloop, from uvicorn[standard]); ``Server.serve`` alone would run on the default loop.
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
+        runner.run(serve(state))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,17 @@
 
 As on Supabase, the bearer token decides the role and the ``apikey`` (also accepted as a query parameter)
 stands in when no bearer token is sent. Failures answer with PostgREST's 401 bodies.
+
+Clients send the same few tokens with every request, so verified claims are kept by token until the token
+expires (PostgREST caches them the same way, ``jwt-cache-max-lifetime``); a token that failed is never kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import jwt
 
@@ -24,6 +29,7 @@ _JWT_ERRORS: tuple[tuple[type[jwt.PyJWTError], tuple[str, str]], ...] = (
     (jwt.InvalidSignatureError, ("PGRST301", "JWT cryptographic operation failed")),
 )
 _UNDECODABLE = ("PGRST301", "JWT couldn't be decoded")
+CACHE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,11 @@ class Identity:
 
     role: str
     claims: Mapping[str, object]
+    claims_json: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.claims_json:
+            object.__setattr__(self, "claims_json", json.dumps(self.claims))
 
     @property
     def authed(self) -> bool:
@@ -67,17 +78,47 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-def authenticate(apikey: str | None, authorization: str | None, secret: str) -> Identity:
-    """The identity of a request; raises a 401 RestError when no key is sent or a key does not verify."""
-    token = bearer_token(authorization)
-    if token is None and apikey is None:
-        raise RestError(401, "PGRST302", "Anonymous access is disabled",
-                        hint="No `apikey` request header or url param was found.",
-                        headers={"WWW-Authenticate": "Bearer"})
-    if apikey is not None and apikey != token:
-        _decode(apikey, secret)
-    claims = _decode(token if token is not None else apikey or "", secret)
+def _identity(token: str, secret: str) -> Identity:
+    claims = _decode(token, secret)
     role = claims.get("role")
     if not isinstance(role, str) or not role:
         raise _invalid("PGRST303", "Parsing claims failed")
     return Identity(role=role, claims=claims)
+
+
+class Authenticator:
+    """Verifies request keys with one secret, keeping the identities of tokens that verified until they expire."""
+
+    def __init__(self, secret: str, size: int = CACHE_SIZE, clock: Callable[[], float] = time.time) -> None:
+        self.secret = secret
+        self.size = size
+        self.clock = clock
+        self._verified: dict[str, tuple[Identity, float]] = {}
+
+    def __len__(self) -> int:
+        """How many verified tokens are kept."""
+        return len(self._verified)
+
+    def _verify(self, token: str) -> Identity:
+        found = self._verified.get(token)
+        if found is not None and self.clock() < found[1]:
+            return found[0]
+        self._verified.pop(token, None)
+        identity = _identity(token, self.secret)  # raises for a token that does not verify (now expired too)
+        expires = identity.claims.get("exp")
+        if isinstance(expires, int | float) and not isinstance(expires, bool):
+            if len(self._verified) >= self.size:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = (identity, float(expires))
+        return identity
+
+    def authenticate(self, apikey: str | None, authorization: str | None) -> Identity:
+        """The identity of a request; raises a 401 RestError when no key is sent or a key does not verify."""
+        token = bearer_token(authorization)
+        if token is None and apikey is None:
+            raise RestError(401, "PGRST302", "Anonymous access is disabled",
+                            hint="No `apikey` request header or url param was found.",
+                            headers={"WWW-Authenticate": "Bearer"})
+        if apikey is not None and apikey != token:
+            self._verify(apikey)
+        return self._verify(token if token is not None else apikey or "")

@@ -58,11 +58,13 @@ class Catalog:
         return True
 
     async def with_cache(self, make: Callable[[SchemaCache], T]) -> T:
-        """``make(cache)``, tried again on a fresh cache when it failed on a name the cache may not know yet."""
+        """``make(cache)``, tried again on a fresh cache when it failed on a name the cache may not know yet
+        (one the listener swapped in meanwhile, or one loaded now because the DDL count moved)."""
+        cache = self.cache
         try:
-            return make(self.cache)
+            return make(cache)
         except RestError as err:
-            if err.code not in MISS_CODES or not await self.refresh_if_stale():
+            if err.code not in MISS_CODES or (self.cache is cache and not await self.refresh_if_stale()):
                 raise
         return make(self.cache)
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass, replace
 
 import psycopg
 import structlog
+from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from supabase_local.rest import negotiation, planner
-from supabase_local.rest.auth import Identity, authenticate
+from supabase_local.rest import negotiation, planner, request_settings
+from supabase_local.rest.auth import Authenticator, Identity
 from supabase_local.rest.catalog import Catalog
 from supabase_local.rest.errors import RestError, from_database, singular
 from supabase_local.rest.query import parse_query
@@ -21,21 +22,7 @@ from supabase_local.rest.sqlgen import Shape
 
 log = structlog.get_logger(__name__)
 
-# What PostgREST sets at the start of every request's transaction: the role's own settings (such as its
-# statement_timeout) first, while the gateway's role may still set them, then the request's.
-SETTINGS_SQL = """
-select (select count(set_config(s.name, s.value, true))
-          from unnest(%(role_setting_names)s::text[], %(role_setting_values)s::text[]) as s(name, value)),
-       set_config('transaction_read_only', %(read_only)s, true),
-       set_config('role', %(role)s, true),
-       set_config('request.jwt.claims', %(claims)s, true),
-       set_config('request.jwt.claim.role', %(role)s, true),
-       set_config('request.jwt.claim.sub', %(sub)s, true),
-       set_config('request.method', %(method)s, true),
-       set_config('request.path', %(path)s, true),
-       set_config('request.headers', %(headers)s, true),
-       set_config('request.cookies', %(cookies)s, true)
-"""
+BEGIN = sql.SQL("begin")
 BODY_METHODS = ("POST", "PATCH", "DELETE")
 # count=estimated: the exact count up to this many rows, the planner's estimate beyond (PostgREST docs:
 # Pagination and Count, "Estimated Count"; the threshold is db-max-rows, 1000 on hosted Supabase).
@@ -57,7 +44,7 @@ class RestEndpoint:
     def __init__(self, pool: AsyncConnectionPool, catalog: Catalog, jwt_secret: str) -> None:
         self.pool = pool
         self.catalog = catalog
-        self.jwt_secret = jwt_secret
+        self.auth = Authenticator(jwt_secret)
 
     async def relation(self, request: Request) -> Response:
         """Tables and views: GET/HEAD read, POST insert or upsert, PATCH update, DELETE delete."""
@@ -83,8 +70,7 @@ class RestEndpoint:
         headers = request.headers
         params = request.query_params
         schema = negotiation.schema(headers, request.method, self.catalog.schemas)
-        identity = authenticate(headers.get("apikey") or params.get("apikey"), headers.get("authorization"),
-                                self.jwt_secret)
+        identity = self.auth.authenticate(headers.get("apikey") or params.get("apikey"), headers.get("authorization"))
         query = parse_query([(key, value) for key, value in params.multi_items() if key != "apikey"])
         window = negotiation.header_range(headers)
         if window is not None:
@@ -97,40 +83,23 @@ class RestEndpoint:
         plan = await self.catalog.with_cache(lambda cache: planner.plan(cache, planned))
         return identity, planned, plan
 
-    def _settings(self, request: Request, identity: Identity, read_only: bool) -> dict[str, str]:
-        sub = identity.claims.get("sub")
-        role_settings = self.catalog.cache.role_settings.get(identity.role, {})
-        return {
-            "role_setting_names": list(role_settings),
-            "role_setting_values": list(role_settings.values()),
-            "read_only": "on" if read_only else "off",
-            "role": identity.role,
-            "claims": json.dumps(identity.claims),
-            "sub": sub if isinstance(sub, str) else "",
-            "method": request.method,
-            "path": request.url.path,
-            "headers": json.dumps({key.lower(): value for key, value in request.headers.items()}),
-            "cookies": json.dumps(dict(request.cookies)),
-        }
-
     async def _execute(self, request: Request, identity: Identity, plan: planner.Plan,
                        prefs: negotiation.Preferences) -> Outcome:
-        settings = self._settings(request, identity, plan.read_only)
+        settings, params = request_settings.for_request(
+            request, identity, plan.read_only, self.catalog.cache.role_settings.get(identity.role, {}))
+        flight = Flight(settings, params | plan.statement.params, plan)
         for attempt in (1, 2):
             used: psycopg.AsyncConnection | None = None
-            ran = False
             try:
-                async with self.pool.connection() as conn, conn.pipeline() as pipeline, conn.transaction():
+                async with self.pool.connection() as conn:
                     used = conn
-                    await conn.execute(SETTINGS_SQL, settings)
-                    outcome = await _run(conn, pipeline, plan, prefs)
-                    ran = True
-                return outcome
+                    return await flight.run(conn, prefs)
             except psycopg.Error as err:
-                # A connection lost before COMMIT was sent committed nothing, so the request may run again; the
-                # pool first drops every idle connection that died with it (a database restart kills them all).
+                # A connection lost before COMMIT was sent committed nothing (and a read-only request changes
+                # nothing), so the request may run again; the pool first drops every idle connection that died
+                # with it (a database restart kills them all).
                 lost = used is None or used.broken or used.closed
-                if attempt == 1 and lost and not ran:
+                if attempt == 1 and lost and not flight.committing:
                     log.info("rest.retry_on_new_connection", error=str(err))
                     await self.pool.check()
                     continue
@@ -138,14 +107,54 @@ class RestEndpoint:
         raise AssertionError("unreachable")
 
 
-async def _run(conn: psycopg.AsyncConnection, pipeline: psycopg.AsyncPipeline, plan: planner.Plan,
-               prefs: negotiation.Preferences) -> Outcome:
-    """Run the plan's statements inside the open transaction; a RestError raised here rolls it back.
+class Flight:
+    """One request's statements, sent in as few round trips as its guarantees allow.
 
-    BEGIN, the request settings and the statement travel together in one pipeline flight.
+    The request settings and the statement travel as one simple-query message with the values bound (and
+    quoted) by psycopg on the client. A read-only plan runs in the implicit transaction of that one message:
+    one round trip. A plan that writes, or that needs a second statement (the planned count), opens an explicit
+    transaction in the same message and commits in a second one, so a connection lost before COMMIT was sent
+    committed nothing.
     """
-    cursor = await conn.execute(plan.statement.query, plan.statement.params)
-    await pipeline.sync()
+
+    def __init__(self, settings: sql.Composable, params: dict[str, object], plan: planner.Plan) -> None:
+        self.plan = plan
+        self.params = params
+        self.explicit = not plan.read_only or plan.explain is not None
+        parts = [BEGIN, settings, plan.statement.query] if self.explicit else [settings, plan.statement.query]
+        self.query = sql.SQL(";").join(parts)
+        self.committing = False
+
+    async def run(self, conn: psycopg.AsyncConnection, prefs: negotiation.Preferences) -> Outcome:
+        """The plan's outcome; a RestError raised here rolls the explicit transaction back."""
+        try:
+            cursor = psycopg.AsyncClientCursor(conn)
+            try:
+                await cursor.execute(self.query, self.params)
+            except psycopg.Error as err:
+                if not request_settings.lost(err):
+                    raise
+                # Nothing ran yet (the settings come before the statement): prepare them again and go on.
+                if self.explicit:
+                    await conn.rollback()
+                await request_settings.prepare(conn)
+                await cursor.execute(self.query, self.params)
+            for _ in range(2 if self.explicit else 1):  # past BEGIN and the settings row
+                cursor.nextset()
+            outcome = await _outcome(conn, cursor, self.plan, prefs)
+            if self.explicit:
+                self.committing = True
+                await conn.execute(b"commit")
+            return outcome
+        except BaseException:
+            if self.explicit and not self.committing and not conn.broken:
+                await conn.rollback()
+            raise
+
+
+async def _outcome(conn: psycopg.AsyncConnection, cursor: psycopg.AsyncClientCursor, plan: planner.Plan,
+                   prefs: negotiation.Preferences) -> Outcome:
+    """Read the statement's result and check it against what the request demanded."""
     row = await cursor.fetchone() if cursor.description is not None else None
     if row is not None:
         body, rows = row[0], int(row[1])
@@ -157,7 +166,7 @@ async def _run(conn: psycopg.AsyncConnection, pipeline: psycopg.AsyncPipeline, p
     elif prefs.count:
         total = rows
     if plan.explain is not None:
-        planned = await _planned_rows(conn, pipeline, plan.explain)
+        planned = await _planned_rows(conn, plan.explain)
         if prefs.count_method == "planned" or (total is not None and total > ESTIMATE_THRESHOLD):
             total = planned if prefs.count_method == "planned" else max(total or 0, planned)
     if plan.single and rows != 1:
@@ -169,11 +178,9 @@ async def _run(conn: psycopg.AsyncConnection, pipeline: psycopg.AsyncPipeline, p
     return Outcome(body, rows, total)
 
 
-async def _planned_rows(conn: psycopg.AsyncConnection, pipeline: psycopg.AsyncPipeline,
-                        explain: planner.Statement) -> int:
+async def _planned_rows(conn: psycopg.AsyncConnection, explain: planner.Statement) -> int:
     """The top plan node's row estimate (PostgREST's planned count)."""
     cursor = await conn.execute(explain.query, explain.params)
-    await pipeline.sync()
     row = await cursor.fetchone()
     document = row[0] if row is not None else None
     if isinstance(document, str):

@@ -7,6 +7,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 from starlette.routing import BaseRoute, Route
 
+from supabase_local.rest import request_settings
 from supabase_local.rest.catalog import Catalog
 from supabase_local.rest.endpoint import RestEndpoint
 from supabase_local.state import StackState
@@ -16,6 +17,8 @@ log = structlog.get_logger(__name__)
 EXPOSED_SCHEMAS = ("public", "pgmq_public")
 METHODS = ["GET", "HEAD", "POST", "PATCH", "DELETE", "PUT"]
 POOL_MIN, POOL_MAX = 2, 10
+# Connections prepare the request settings once (request_settings.prepare) and run everything else through the
+# simple protocol; psycopg's own automatic preparing stays off, since it answers a ROLLBACK with DEALLOCATE ALL.
 
 
 class RestService:
@@ -25,7 +28,9 @@ class RestService:
 
     def __init__(self, state: StackState, schemas: tuple[str, ...] = EXPOSED_SCHEMAS) -> None:
         self.pool = AsyncConnectionPool(state.authenticator_url, min_size=POOL_MIN, max_size=POOL_MAX, open=False,
-                                        kwargs={"application_name": "supabase_local.rest"})
+                                        configure=request_settings.prepare,
+                                        kwargs={"application_name": "supabase_local.rest", "autocommit": True,
+                                                "prepare_threshold": None})
         self.catalog = Catalog(state.authenticator_url, schemas, self.pool)
         self.endpoint = RestEndpoint(self.pool, self.catalog, state.jwt_secret)
 
