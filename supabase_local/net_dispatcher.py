@@ -16,13 +16,13 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import psycopg
 import structlog
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from starlette.routing import BaseRoute
 
+from supabase_local.http1 import Http11Client, HttpError
 from supabase_local.pg_listener import ChannelListener
 from supabase_local.state import StackState
 
@@ -34,7 +34,6 @@ DEFAULT_CONCURRENCY = 32
 RESPONSE_BATCH = 500
 RETRY_SECONDS = 1.0
 POOL_TIMEOUT = 5.0
-DEFAULT_TIMEOUT_SECONDS = 5.0
 USER_AGENT = "pg_net-compatible (supabase_local)"
 
 # The claimed ids are materialized once. Written as `where id in (select ... limit n for update skip locked)`,
@@ -81,19 +80,17 @@ class NetRequest:
         return cls(row["id"], row["method"].upper(), row["url"], headers, body, row["timeout_milliseconds"])
 
 
-async def send_request(client: httpx.AsyncClient, req: NetRequest) -> dict[str, Any]:
+async def send_request(client: Http11Client, req: NetRequest) -> dict[str, Any]:
     """Send one request and return the ``net._http_response`` row that records its outcome."""
     outcome: dict[str, Any] = {"id": req.id, "status_code": None, "content_type": None, "headers": None,
                                "content": None, "timed_out": False, "error_msg": None}
-    seconds = req.timeout_milliseconds / 1000
     try:
-        async with asyncio.timeout(seconds):
-            response = await client.request(req.method, req.url, headers=req.headers, content=req.body,
-                                            timeout=seconds)
+        async with asyncio.timeout(req.timeout_milliseconds / 1000):
+            response = await client.request(req.method, req.url, req.headers, req.body)
     except TimeoutError:
         outcome.update(timed_out=True, error_msg=f"Timeout of {req.timeout_milliseconds} ms reached")
-    except httpx.HTTPError as err:
-        outcome["error_msg"] = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    except HttpError as err:
+        outcome["error_msg"] = str(err)
     else:
         outcome.update(status_code=response.status_code, content_type=response.headers.get("content-type"),
                        headers=psycopg.types.json.Jsonb(dict(response.headers)),
@@ -119,7 +116,7 @@ class NetDispatcher:
         self._background: list[asyncio.Task[None]] = []
         self._problem: str | None = None
         self._pool: AsyncConnectionPool | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: Http11Client | None = None
 
     @classmethod
     def from_state(cls, state: StackState) -> NetDispatcher:
@@ -145,10 +142,9 @@ class NetDispatcher:
                                          kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection,
                                          name="net-dispatcher")
         await self._pool.open()
-        # The dispatcher's own slots are the one bound on requests in flight. A second limit in the client's
-        # pool could only make a claimed request wait for a connection, and time out on that wait.
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.max_concurrency)
-        self._client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT_SECONDS, limits=limits, follow_redirects=False)
+        # The dispatcher's own slots are the one bound on requests in flight; the client never makes a claimed
+        # request wait for a connection.
+        self._client = Http11Client(max_idle=self.max_concurrency)
         self._background = [asyncio.create_task(self._listener.run(), name="net-listener"),
                             asyncio.create_task(self._dispatch_loop(), name="net-dispatch"),
                             asyncio.create_task(self._record_loop(), name="net-record")]
