@@ -33,6 +33,7 @@ CONCURRENCY_ENV = "SUPABASE_LOCAL_NET_CONCURRENCY"
 DEFAULT_CONCURRENCY = 32
 RESPONSE_BATCH = 500
 RETRY_SECONDS = 1.0
+EXPIRE_EVERY_SECONDS = 1.0
 POOL_TIMEOUT = 5.0
 USER_AGENT = "pg_net-compatible (supabase_local)"
 
@@ -163,20 +164,30 @@ class NetDispatcher:
             await self._pool.close()
 
     async def _dispatch_loop(self) -> None:
-        expires_in: float | None = None
+        loop = asyncio.get_running_loop()
+        checked_at = float("-inf")
+        next_expiry: float | None = None  # loop time of the next response to expire, as last checked
         while True:
+            deadline = next_expiry
+            if loop.time() - checked_at < EXPIRE_EVERY_SECONDS:
+                deadline = min(deadline or float("inf"), checked_at + EXPIRE_EVERY_SECONDS)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(expires_in):
+                async with asyncio.timeout_at(deadline):
                     await self._wake.wait()
             self._wake.clear()
             try:
                 await self._drain()
-                expires_in = await self._expire()
+                # Expired responses are looked for at most once a second, not on every wake: under load the
+                # dispatcher wakes hundreds of times a second and each look costs the database a query.
+                if loop.time() - checked_at >= EXPIRE_EVERY_SECONDS:
+                    expires_in = await self._expire()
+                    checked_at = loop.time()
+                    next_expiry = None if expires_in is None else checked_at + expires_in
                 self._problem = None
             except psycopg.Error as err:
                 self._problem = f"database unreachable: {err}"
                 log.warning("dispatcher.drain_failed", error=str(err))
-                expires_in = RETRY_SECONDS
+                next_expiry = loop.time() + RETRY_SECONDS
 
     async def _drain(self) -> None:
         """Claim and start requests while there are queued rows, never more than the free slots."""
