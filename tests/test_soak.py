@@ -23,12 +23,17 @@ from tests.worker_pool import child_pids
 SECONDS = float(os.environ.get("SOAK_SECONDS", "15"))
 RATE = float(os.environ.get("SOAK_RATE", "100"))
 JOBS = int(SECONDS * RATE)
+WARM_UP_SECONDS = 5.0
+WARM_UP_FACTOR = 1.5
 DEADLINE = 120.0 + JOBS / 20
 
 pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.timeout(int(SECONDS + DEADLINE * 2 + 120))]
 
 CLIENT_BACKENDS = ("select count(*) from pg_stat_activity "
                    "where backend_type = 'client backend' and pid <> pg_backend_pid()")
+WHO = ("select string_agg(format('%%s/%%s: %%s', usename, coalesce(nullif(application_name, ''), '-'), n), ', ') "
+       "from (select usename, application_name, count(*) as n from pg_stat_activity "
+       "      where backend_type = 'client backend' and pid <> pg_backend_pid() group by 1, 2 order by 1, 2) as c")
 
 
 @dataclass
@@ -54,11 +59,15 @@ def test_steady_load_settles_back(tmp_path, request):
     with chaos_stack(tmp_path) as stack:
         worker = stack.start_worker(processes=3)
         state = stack.state
-        warm = Submitter(state, 50, 50, prefix="warm-up")
+        # Warm up above the soak's rate: connection pools grow to their working size under load and keep idle
+        # connections for minutes, so the baseline is taken once they have grown. A leak grows past it.
+        warm_jobs = int(RATE * WARM_UP_FACTOR * WARM_UP_SECONDS)
+        warm = Submitter(state, warm_jobs, RATE * WARM_UP_FACTOR, prefix="warm-up")
         warm.start()
         warm.wait(DEADLINE)
-        wait_all_completed(state, 50, DEADLINE)
+        wait_all_completed(state, warm_jobs, DEADLINE)
         connections_before = query_one(state, CLIENT_BACKENDS)
+        who_before = query_one(state, WHO)
         processes = [("worker supervisor", worker.pid),
                      *((f"worker {n}", pid) for n, pid in enumerate(sorted(child_pids(worker)))),
                      ("services", state.services_pid), ("postgres (postmaster)", postmaster_pid(state))]
@@ -69,7 +78,7 @@ def test_steady_load_settles_back(tmp_path, request):
         submitter.start()
         submitter.wait(SECONDS + DEADLINE)
         offered_seconds = time.monotonic() - started
-        wait_all_completed(state, JOBS + 50, DEADLINE)
+        wait_all_completed(state, JOBS + warm_jobs, DEADLINE)
         drained_seconds = time.monotonic() - started
         for entry in memory:
             entry.end_mb = rss_mb(entry.pid)
@@ -79,10 +88,12 @@ def test_steady_load_settles_back(tmp_path, request):
         end = time.monotonic() + 30
         while (connections_after := query_one(state, CLIENT_BACKENDS)) > connections_before and time.monotonic() < end:
             time.sleep(0.2)
+        who_after = query_one(state, WHO)
 
     lines = [f"soak: {JOBS} jobs offered at {RATE:g}/s over {offered_seconds:.1f} s; all completed after "
              f"{drained_seconds:.1f} s ({JOBS / drained_seconds:.0f} jobs/s sustained); "
              f"client connections {connections_before} before, {connections_after} after",
+             f"by user/application: before {who_before}; after {who_after}",
              "| process | pid | RSS start (MB) | RSS end (MB) |", "| --- | --- | --- | --- |",
              *(f"| {m.name} | {m.pid} | {m.start_mb} | {m.end_mb if m.end_mb is not None else 'exited'} |"
                for m in memory)]
