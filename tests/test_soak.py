@@ -25,6 +25,7 @@ RATE = float(os.environ.get("SOAK_RATE", "100"))
 JOBS = int(SECONDS * RATE)
 WARM_UP_SECONDS = 5.0
 WARM_UP_FACTOR = 1.5
+POOL_SLACK = 2
 DEADLINE = 120.0 + JOBS / 20
 
 pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.timeout(int(SECONDS + DEADLINE * 2 + 120))]
@@ -102,5 +103,7 @@ def test_steady_load_settles_back(tmp_path, request):
     (PROJECT_ROOT / "artifacts" / "soak.md").write_text(text + "\n")
     print_outside_capture(request, text)
     assert left == 0 and dead == 0
-    assert connections_after <= connections_before, text
+    # A pool may still open a connection or two it had not needed during the warm-up; a leak grows with the work
+    # (thousands of jobs here), far past that.
+    assert connections_after <= connections_before + POOL_SLACK, text
     assert all(m.end_mb is not None for m in memory), "a process died during the soak"
