@@ -67,15 +67,14 @@ begin
 end
 $$;
 
--- A tunable setting; 'webhook_secret' is answered from Vault, so older callers keep working.
+-- A tunable setting (the webhook secret is not one: read it with webhook_secret()).
 create or replace function jobqueue_private.setting(name text)
 returns text
 language sql
 stable
 set search_path = ''
 as $$
-  select case when setting.name = 'webhook_secret' then jobqueue_private.webhook_secret()
-              else (select s.value from jobqueue_private.settings s where s.key = setting.name) end
+  select s.value from jobqueue_private.settings s where s.key = setting.name
 $$;
 
 create or replace function jobqueue_private.max_attempts()
