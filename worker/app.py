@@ -93,10 +93,14 @@ class Worker:
                  outcome=outcome, status=status)
         return JSONResponse({"outcome": outcome, "job_id": delivery.job_id}, status_code=status)
 
+    def _process(self) -> dict[str, int | None]:
+        """Which process answers, and under which supervisor (several may serve one port)."""
+        return {"pid": os.getpid(), "supervisor": self.supervisor_pid}
+
     async def healthz(self, request: Request) -> JSONResponse:
         """Liveness and load, for process managers and ``ensure_worker``."""
         runner = self.runner
-        process = {"pid": os.getpid(), "supervisor": self.supervisor_pid}
+        process = self._process()
         if runner is None or not runner.accepting:
             return JSONResponse({"status": "stopping", **process}, status_code=503)
         return JSONResponse({"status": "ok", **process, "running": runner.running,
@@ -110,7 +114,7 @@ class Worker:
             limit = int(request.query_params.get("limit", "100"))
         except ValueError:
             return JSONResponse({"error": "limit must be an integer"}, status_code=400)
-        process = {"pid": os.getpid(), "supervisor": self.supervisor_pid}
+        process = self._process()
         if runner is None:
             return JSONResponse({"runs": [], "totals": {}, **process})
         return JSONResponse({"runs": runner.runs.snapshot(limit), "totals": runner.runs.totals, **process})
