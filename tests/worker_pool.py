@@ -17,7 +17,7 @@ def child_pids(worker: WorkerProcess) -> set[int]:
         children = psutil.Process(worker.pid).children()
     except psutil.NoSuchProcess:
         return set()
-    return {child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE}
+    return {child.pid for child in children if not exited(child.pid)}
 
 
 def answers_by_pid(worker: WorkerProcess, path: str, pids: set[int], deadline: float = 30.0) -> dict[int, Any]:
