@@ -129,39 +129,6 @@ begin
 end
 $$;
 
-drop function if exists public.mark_job_completed(uuid, text);
-create or replace function public.mark_job_completed(job_id uuid, result text, output jsonb default null)
-returns setof public.job_results
-language plpgsql
-security definer
-set search_path = ''
-as $$
-#variable_conflict use_column
-declare
-  job public.job_results;
-begin
-  job := jobqueue_private.lock_unfinished_job(mark_job_completed.job_id);
-  if job.id is null then
-    return;
-  end if;
-  -- A job the operator cancelled ends cancelled even when its task got to the end first.
-  if job.cancelled_at is not null then
-    return query select * from jobqueue_private.finish_cancelled(job);
-    return;
-  end if;
-  if job.msg_id is not null then
-    perform pgmq.archive('work_queue', job.msg_id);
-    delete from jobqueue_private.deliveries d where d.msg_id = job.msg_id;
-  end if;
-  return query
-    update public.job_results r
-    set status = 'completed', result = mark_job_completed.result, output = mark_job_completed.output,
-        error = null, progress = 100, completed_at = now()
-    where r.job_id = mark_job_completed.job_id
-    returning r.*;
-end
-$$;
-
 drop function if exists public.mark_job_failed(uuid, text, integer, integer);
 create or replace function public.mark_job_failed(job_id uuid, error text, retry_in_seconds integer default 0,
                                                   max_attempts integer default null, permanent boolean default false)
@@ -208,7 +175,7 @@ begin
 end
 $$;
 
--- Batches, for a busy worker: one call (one transaction, one round trip) claims or completes many jobs. Each
+-- Batches, for a busy worker: one call (one transaction, one round trip) claims and completes many jobs. Each
 -- item is handled exactly as the one-job function does; rows are locked in job_id order, so two workers'
 -- overlapping batches cannot deadlock. Items are [{"job_id", "msg_id"}] and [{"job_id", "result", "output"}].
 create or replace function jobqueue_private.batch_items(items jsonb, argument text)
@@ -228,36 +195,71 @@ begin
 end
 $$;
 
-create or replace function public.mark_jobs_processing(claims jsonb, lease_seconds integer default 60)
+-- The superseded pair of batch calls: a flush now claims and completes in one call.
+drop function if exists public.mark_jobs_processing(jsonb, integer);
+drop function if exists public.mark_jobs_completed(jsonb);
+
+-- One flush of a worker: claims (as mark_job_processing) and completions (as mark_job_completed) in one
+-- transaction. Rows are locked in job_id order across both lists; the completed jobs' messages are archived by
+-- one pgmq.archive call at the end, since each call plans its statement anew.
+create or replace function public.mark_jobs(claims jsonb default '[]', completions jsonb default '[]',
+                                            lease_seconds integer default 60)
 returns setof public.job_results
 language plpgsql
 security definer
 set search_path = ''
 as $$
 declare
-  claim jsonb;
+  item record;
+  job public.job_results;
+  archived bigint[] := '{}';
 begin
-  for claim in select * from jobqueue_private.batch_items(claims, 'claims') loop
-    return query select * from public.mark_job_processing((claim ->> 'job_id')::uuid, (claim ->> 'msg_id')::bigint,
-                                                          mark_jobs_processing.lease_seconds);
+  for item in
+    select * from (select 'claim' as kind, e from jobqueue_private.batch_items(claims, 'claims') as e
+                   union all
+                   select 'completion', e from jobqueue_private.batch_items(completions, 'completions') as e)
+      as items (kind, e)
+    order by e ->> 'job_id', kind
+  loop
+    if item.kind = 'claim' then
+      return query select * from public.mark_job_processing((item.e ->> 'job_id')::uuid,
+                                                            (item.e ->> 'msg_id')::bigint, mark_jobs.lease_seconds);
+      continue;
+    end if;
+    job := jobqueue_private.lock_unfinished_job((item.e ->> 'job_id')::uuid);
+    continue when job.id is null;
+    -- A job the operator cancelled ends cancelled even when its task got to the end first.
+    if job.cancelled_at is not null then
+      return query select * from jobqueue_private.finish_cancelled(job);
+      continue;
+    end if;
+    if job.msg_id is not null then
+      archived := archived || job.msg_id;
+    end if;
+    return query
+      update public.job_results r
+      set status = 'completed', result = item.e ->> 'result', output = nullif(item.e -> 'output', 'null'),
+          error = null, progress = 100, completed_at = now()
+      where r.job_id = job.job_id
+      returning r.*;
   end loop;
+  if cardinality(archived) > 0 then
+    perform pgmq.archive('work_queue', archived);
+    delete from jobqueue_private.deliveries d where d.msg_id = any(archived);
+  end if;
 end
 $$;
 
-create or replace function public.mark_jobs_completed(completions jsonb)
+-- One job's completion: a flush of one.
+drop function if exists public.mark_job_completed(uuid, text);
+create or replace function public.mark_job_completed(job_id uuid, result text, output jsonb default null)
 returns setof public.job_results
-language plpgsql
+language sql
 security definer
 set search_path = ''
 as $$
-declare
-  completion jsonb;
-begin
-  for completion in select * from jobqueue_private.batch_items(completions, 'completions') loop
-    return query select * from public.mark_job_completed((completion ->> 'job_id')::uuid, completion ->> 'result',
-                                                         completion -> 'output');
-  end loop;
-end
+  select * from public.mark_jobs(completions => jsonb_build_array(jsonb_build_object(
+    'job_id', mark_job_completed.job_id, 'result', mark_job_completed.result, 'output', mark_job_completed.output)))
 $$;
 
 -- The operator's stop button. A pending job ends cancelled at once and its message leaves the queue; a running
@@ -440,7 +442,7 @@ declare
 begin
   foreach signature in array array[
     'public.mark_job_processing(uuid, bigint, integer)', 'public.extend_job_lease(uuid, integer)',
-    'public.mark_jobs_processing(jsonb, integer)', 'public.mark_jobs_completed(jsonb)',
+    'public.mark_jobs(jsonb, jsonb, integer)',
     'public.mark_job_completed(uuid, text, jsonb)', 'public.mark_job_failed(uuid, text, integer, integer, boolean)',
     'public.cancel_job(uuid)', 'public.job_cancel_requests(uuid[])', 'public.mark_job_cancelled(uuid)',
     'public.report_job_progress(uuid, integer, text)', 'public.get_next_job(integer)',

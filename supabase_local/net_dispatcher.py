@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute
 
 from supabase_local.http1 import Http11Client, HttpError
 from supabase_local.pg_listener import ChannelListener
+from supabase_local.pool_check import CheckWhenIdle
 from supabase_local.state import StackState
 
 log = structlog.get_logger(__name__)
@@ -140,8 +141,8 @@ class NetDispatcher:
     async def start(self, ready_timeout: float = 10.0) -> None:
         """Connect, then drain whatever was queued while no dispatcher ran."""
         self._pool = AsyncConnectionPool(self._db_url, min_size=1, max_size=4, open=False, timeout=POOL_TIMEOUT,
-                                         kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection,
-                                         name="net-dispatcher")
+                                         kwargs={"autocommit": True}, name="net-dispatcher",
+                                         **CheckWhenIdle().pool_callbacks)
         await self._pool.open()
         # The dispatcher's own slots are the one bound on requests in flight; the client never makes a claimed
         # request wait for a connection.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from tests.schema_helpers import call, expire_lease, message, submit
 
@@ -51,6 +52,32 @@ def test_expired_lease_can_be_claimed_again(db):
     [again] = claim(db, job)
     assert again["attempts"] == 2
     assert again["status"] == "processing"
+
+
+def flush(db: psycopg.Connection, claims: list[dict], completions: list[dict]) -> list[dict]:
+    return call(db, "select * from public.mark_jobs(%(c)s, %(d)s, 60)",
+                {"c": Jsonb(claims), "d": Jsonb(completions)})
+
+
+def test_one_flush_claims_some_jobs_and_completes_others(db):
+    running, fresh = submit(db), submit(db)
+    claim(db, running)
+    rows = flush(db, [{"job_id": str(fresh["job_id"]), "msg_id": fresh["msg_id"]}],
+                 [{"job_id": str(running["job_id"]), "result": "done", "output": {"n": 1}}])
+    assert {row["job_id"]: (row["status"], row["output"]) for row in rows} == {
+        running["job_id"]: ("completed", {"n": 1}), fresh["job_id"]: ("processing", None)}
+    assert message(db, "work_queue", running["msg_id"]) is None
+    archived = call(db, "select count(*) as n from pgmq.a_work_queue where msg_id = %(m)s", {"m": running["msg_id"]})
+    assert archived == [{"n": 1}]
+
+
+def test_a_flush_refuses_a_list_that_is_not_an_array_and_changes_nothing(db):
+    job = submit(db)
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as refused:
+        flush(db, [{"job_id": str(job["job_id"]), "msg_id": job["msg_id"]}], {"job_id": str(job["job_id"])})
+    assert refused.value.diag.message_detail == "argument: completions"
+    assert call(db, "select status from job_results where job_id = %(j)s", {"j": job["job_id"]}) == [
+        {"status": "pending"}]
 
 
 def test_claim_refuses_a_message_of_another_job(db):

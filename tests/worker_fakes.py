@@ -41,11 +41,10 @@ class FakeRpc:
     async def __call__(self, name: str, args: dict[str, Any]) -> Any:
         """One request as it came over the wire; a batch is recorded in ``calls`` as its single-job calls."""
         self.requests.append((name, args))
-        if name == "mark_jobs_processing":
+        if name == "mark_jobs":
             claims = [{**claim, "lease_seconds": args["lease_seconds"]} for claim in args["claims"]]
-            return [row for claim in claims for row in self._single("mark_job_processing", claim)]
-        if name == "mark_jobs_completed":
-            return [row for done in args["completions"] for row in self._single("mark_job_completed", done)]
+            return [*(row for claim in claims for row in self._single("mark_job_processing", claim)),
+                    *(row for done in args["completions"] for row in self._single("mark_job_completed", done))]
         return self._single(name, args)
 
     def _single(self, name: str, args: dict[str, Any]) -> Any:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import structlog
 import uvicorn
+from uvicorn.loops.auto import auto_loop_factory
 
 from worker.app import create_app
 from worker.config import DEFAULT_HOST, DEFAULT_PORT, ConfigError, load_config
@@ -108,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
                                     lifespan="on"), parent_pid=supervisor)
     sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None
     log.info("worker.listening", host=args.host, port=args.port, supervisor=supervisor)
-    asyncio.run(server.serve(sockets=sockets))
+    # uvicorn's own loop choice (uvloop): ``Server.serve`` alone would run on the default loop.
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
+        runner.run(server.serve(sockets=sockets))
     return 0
 
 

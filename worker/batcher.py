@@ -1,8 +1,9 @@
-"""Many jobs' calls of one RPC in one round trip, without making any of them wait for a timer.
+"""Many jobs' calls in one round trip, without making any of them wait for a timer.
 
 The first call goes out at once; calls made while a batch is in flight queue up and go together in the next
-one. At low load every call is a batch of one (no added latency); under load, the REST request, the
-transaction and the commit are shared by many jobs, which is where a busy worker's time goes.
+one, whatever their kind (a claim, a completion). At low load every call is a batch of one (no added latency);
+under load, the REST request, the transaction and the commit are shared by many jobs, which is where a busy
+worker's time goes.
 """
 
 from __future__ import annotations
@@ -15,44 +16,67 @@ from worker.rpc import Rpc
 
 Item = dict[str, Any]
 Row = dict[str, Any]
+Waiting = tuple[str, Item, "asyncio.Future[Row | None]"]
 
 
 class RpcBatcher:
-    """Coalesces ``call(item)`` into ``rpc(name, arguments(items))``; each caller gets the row of its job (or None)."""
+    """Coalesces ``call(kind, item)`` into ``rpc(name, arguments(items_by_kind))``; each caller gets its job's row.
 
-    def __init__(self, rpc: Rpc, name: str, arguments: Callable[[list[Item]], dict[str, Any]],
+    A batch carries a job at most once (the answer is matched by ``job_id``); a second call for a job already in
+    the batch waits for the next one.
+    """
+
+    def __init__(self, rpc: Rpc, name: str, arguments: Callable[[dict[str, list[Item]]], dict[str, Any]],
                  max_batch: int = 100) -> None:
         self._rpc = rpc
         self._name = name
         self._arguments = arguments
         self._max_batch = max_batch
-        self._waiting: list[tuple[Item, asyncio.Future[Row | None]]] = []
+        self._waiting: list[Waiting] = []
         self._sender: asyncio.Task[None] | None = None
         self.batches = 0
 
-    async def call(self, item: Item) -> Row | None:
+    async def call(self, kind: str, item: Item) -> Row | None:
         """Send ``item`` (it names a ``job_id``) in the next batch; the returned row of that job, or None."""
         future: asyncio.Future[Row | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, future))
+        self._waiting.append((kind, item, future))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.get_running_loop().create_task(self._send(), name=f"batch-{self._name}")
         return await future
 
+    def _next_batch(self) -> list[Waiting]:
+        batch: list[Waiting] = []
+        later: list[Waiting] = []
+        jobs: set[str] = set()
+        for waiting in self._waiting:
+            job_id = str(waiting[1]["job_id"])
+            if waiting[2].done():
+                continue
+            if len(batch) < self._max_batch and job_id not in jobs:
+                batch.append(waiting)
+                jobs.add(job_id)
+            else:
+                later.append(waiting)
+        self._waiting = later
+        return batch
+
     async def _send(self) -> None:
         while self._waiting:
-            batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch:]
-            batch = [(item, future) for item, future in batch if not future.done()]
+            batch = self._next_batch()
             if not batch:
                 continue
             self.batches += 1
+            items: dict[str, list[Item]] = {}
+            for kind, item, _ in batch:
+                items.setdefault(kind, []).append(item)
             try:
-                rows = await self._rpc(self._name, self._arguments([item for item, _ in batch]))
+                rows = await self._rpc(self._name, self._arguments(items))
             except Exception as err:
-                for _, future in batch:
+                for _, _, future in batch:
                     if not future.done():
                         future.set_exception(err)
                 continue
             found = {str(row["job_id"]): row for row in rows or []}
-            for item, future in batch:
+            for _, item, future in batch:
                 if not future.done():
                     future.set_result(found.get(str(item["job_id"])))

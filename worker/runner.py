@@ -80,9 +80,9 @@ class Runner:
         self._rng = rng or random.Random()
         self._registry = registry or default_registry()
         self._slots = PrioritySlots(config.concurrency)
-        self._claims = RpcBatcher(rpc, "mark_jobs_processing",
-                                  lambda claims: {"claims": claims, "lease_seconds": config.lease_seconds})
-        self._completions = RpcBatcher(rpc, "mark_jobs_completed", lambda done: {"completions": done})
+        self._flush = RpcBatcher(rpc, "mark_jobs", lambda items: {
+            "claims": items.get("claims", []), "completions": items.get("completions", []),
+            "lease_seconds": config.lease_seconds})
         self._tasks: set[asyncio.Task[None]] = set()
         self._holding: dict[str, asyncio.Task[None]] = {}  # job_id → the task holding its current delivery
         self._executions: dict[str, _Execution] = {}
@@ -199,7 +199,7 @@ class Runner:
                 log.info("delivery.left_queued", job_id=delivery.job_id, reason="shutting down")
                 return
             try:
-                row = await self._claims.call({"job_id": delivery.job_id, "msg_id": delivery.msg_id})
+                row = await self._flush.call("claims", {"job_id": delivery.job_id, "msg_id": delivery.msg_id})
             except Exception as err:
                 log.error("job.claim_failed", job_id=delivery.job_id, msg_id=delivery.msg_id, error=str(err))
                 return
@@ -236,8 +236,8 @@ class Runner:
             await self._report_failure(run, str(err), err.permanent)
         else:
             await progress.close()
-            await self._report(run, "mark_job_completed", self._completions.call(
-                {"job_id": job.job_id, "result": result.summary, "output": result.output}))
+            await self._report(run, "mark_job_completed", self._flush.call(
+                "completions", {"job_id": job.job_id, "result": result.summary, "output": result.output}))
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -10,6 +10,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 from starlette.routing import BaseRoute, WebSocketRoute
 
+from supabase_local.pool_check import CheckWhenIdle
 from supabase_local.realtime.capture import ChangeFeed
 from supabase_local.realtime.catalog import Catalog
 from supabase_local.realtime.dispatch import Dispatcher
@@ -37,9 +38,9 @@ class RealtimeService:
         # The superuser pool reads the change log and the catalog; the authenticator pool checks visibility
         # as each subscriber's role. Pools replace broken connections after a database restart.
         self._pool = AsyncConnectionPool(state.admin_url, min_size=1, max_size=4, open=False, name="realtime",
-                                         kwargs={"autocommit": True}, check=AsyncConnectionPool.check_connection)
+                                         kwargs={"autocommit": True}, **CheckWhenIdle().pool_callbacks)
         self._role_pool = AsyncConnectionPool(state.authenticator_url, min_size=1, max_size=4, open=False,
-                                              name="realtime-roles", check=AsyncConnectionPool.check_connection)
+                                              name="realtime-roles", **CheckWhenIdle().pool_callbacks)
         catalog = Catalog(self._pool)
         self.hub = Hub(Registry(), PresenceBoard(), catalog, state.jwt_secret)
         self.dispatcher = Dispatcher(self.hub.registry, catalog, Visibility(self._role_pool))
