@@ -9,7 +9,9 @@ commit order, so reading a transaction's rows when its id arrives yields changes
 
 Recovery: the listener reconnects with backoff after a database restart or a dropped connection and then
 reads everything still in the log (what committed while it was away), so nothing committed is lost.
-Rows are deleted only after they were handed to subscribers.
+Rows leave the log in the statement that reads them (``delete … returning``): a connection lost before its
+commit leaves them for the next read, and changes the handler failed on are kept in memory and handed over
+first on the next attempt.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ DDL_CHANNEL = "realtime_ddl"
 MAX_BATCH = 500
 BACKOFF_MIN_SECONDS = 0.05
 BACKOFF_MAX_SECONDS = 2.0
-READ_ALL = ("select id, schema_name, table_name, op, record, old_record, commit_ts, xid::text "
-            "from realtime.change_log order by id")
-READ_XIDS = ("select id, schema_name, table_name, op, record, old_record, commit_ts, xid::text "
-             "from realtime.change_log where xid = any(%s::text[]::xid8[]) order by id")
+TAKE_ALL = ("delete from realtime.change_log "
+            "returning id, schema_name, table_name, op, record, old_record, commit_ts, xid::text")
+TAKE_XIDS = ("delete from realtime.change_log where xid = any(%s::text[]::xid8[]) "
+             "returning id, schema_name, table_name, op, record, old_record, commit_ts, xid::text")
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class ChangeFeed:
         self._handle = handle
         self._on_ddl = on_ddl
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
-        self._delivered: list[int] = []
+        self._unhandled: list[Change] = []  # taken from the log, not yet handed over (the handler failed)
         self.connected = asyncio.Event()
         self.delivered_count = 0
 
@@ -117,48 +119,47 @@ class ChangeFeed:
                 self._queue.put_nowait(BACKLOG)
 
     async def _process(self, items: list[Item]) -> None:
-        await self._forget_delivered()
         if BACKLOG in items:
             self._on_ddl()
-            await self._deliver(await self._read(None))
+            await self._deliver(await self._take(None))
             return
         pending: list[str] = []
         for item in items:
             if isinstance(item, str):
                 pending.append(item)
                 continue
-            await self._deliver(await self._read(pending))
+            await self._deliver(await self._take(pending))
             pending = []
             self._on_ddl()
-        await self._deliver(await self._read(pending))
+        await self._deliver(await self._take(pending))
 
-    async def _read(self, xids: list[str] | None) -> list[Change]:
-        """The logged changes of ``xids`` in commit order (the order the ids arrived), or all in id order."""
+    async def _take(self, xids: list[str] | None) -> list[Change]:
+        """Remove and return the logged changes of ``xids`` in commit order (the order the ids arrived), or all in
+        id order. One statement reads and deletes them, so none is sent twice; a connection lost before its
+        commit leaves them in the log for the next read."""
         if xids is not None and not xids:
             return []
         async with self._pool.connection() as conn:
             if xids is None:
-                cur = await conn.execute(READ_ALL)
+                cur = await conn.execute(TAKE_ALL)
             else:
-                cur = await conn.execute(READ_XIDS, [xids])
+                cur = await conn.execute(TAKE_XIDS, [xids])
             changes = [Change(*row) for row in await cur.fetchall()]
-        if xids is not None:
+        if xids is None:
+            changes.sort(key=lambda change: change.id)
+        else:
             rank = {xid: position for position, xid in enumerate(xids)}
             changes.sort(key=lambda change: (rank[change.xid], change.id))
         return changes
 
     async def _deliver(self, changes: list[Change]) -> None:
+        """Hand over ``changes`` after any the handler failed on before (it checks visibility in the database)."""
+        changes, self._unhandled = [*self._unhandled, *changes], []
         if not changes:
             return
-        await self._handle(changes)
-        self._delivered.extend(change.id for change in changes)
+        try:
+            await self._handle(changes)
+        except BaseException:
+            self._unhandled = changes
+            raise
         self.delivered_count += len(changes)
-        await self._forget_delivered()
-
-    async def _forget_delivered(self) -> None:
-        """Delete handed-over changes; kept in memory until the delete succeeds, so none is sent twice."""
-        if not self._delivered:
-            return
-        async with self._pool.connection() as conn:
-            await conn.execute("delete from realtime.change_log where id = any(%s)", [self._delivered])
-        self._delivered = []
