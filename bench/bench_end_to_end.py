@@ -31,18 +31,20 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlparse
 
 import bench_pgmq
 import psutil
 import psycopg
 from _support import CpuMeter, percentile, postmaster, profiled, temporary_stack
+from job_events import pending_event_latencies
 from pgqueuer import PsycopgDriver, Queries
 from pgqueuer_consumer import ENTRYPOINT
 
 from jobqueue.provision import provision
-from jobqueue.settings import load_settings
+from jobqueue.settings import Settings, load_settings
 from jobqueue.worker_process import WorkerProcess, runs, start_worker, stop_worker, worker_env
-from supabase_local.state import STATE_DIR_ENV, free_port
+from supabase_local.state import STATE_DIR_ENV, StackState, free_port
 
 HERE = Path(__file__).resolve().parent
 DEADLINE_SECONDS = 300.0
@@ -197,60 +199,92 @@ def print_table(columns: dict[str, Column], processes: list[str]) -> None:
           + "".join(f"{sum(col.cpu.values()) * 1000 / col.jobs:>14,.2f}" for col in columns.values()))
 
 
+def median_round(columns: list[Column]) -> Column:
+    """The round with the median rate (its CPU figures belong to that rate)."""
+    return sorted(columns, key=lambda column: column.rate)[len(columns) // 2]
+
+
+def one_round(settings: Settings, stack: StackState, pg: psutil.Process, args: argparse.Namespace,
+              profile: Path | None, last: bool) -> tuple[dict[str, Column], dict[str, list[float]]]:
+    """Ours, raw PGMQ and PgQueuer once each, in turn, on the same stack; in the last round also the latencies."""
+    env = worker_env(settings) | {"JOB_MIN_SECONDS": "0", "JOB_MAX_SECONDS": "0",
+                                  "WORKER_PULL_IDLE_SECONDS": "0", "LOG_LEVEL": "WARNING"}
+    port = urlparse(settings.worker_url).port
+    worker = start_worker(env, port=port, state_dir=stack.path, concurrency=args.concurrency)
+    meter = CpuMeter({"services (REST, Realtime, pg_net)": psutil.Process(stack.services_pid),
+                      "worker": psutil.Process(worker.pid), "PostgreSQL": pg},
+                     with_children=frozenset({"worker", "PostgreSQL"}))
+    latency: dict[str, list[float]] = {}
+    try:
+        with psycopg.connect(settings.db_url, autocommit=True) as db:
+            for n in range(20):  # warm up connections, caches and the worker's client
+                submit(db, f"warm-up-{n}")
+            with profiled({"services": stack.services_pid, "worker": worker.pid}, profile):
+                columns = {"ours": ours(db, meter, args.jobs)}
+            if last:
+                latency["worker"], latency["done"] = latencies(db, worker, args.latency_jobs)
+                latency["events"] = asyncio.run(pending_event_latencies(settings, args.event_jobs, args.event_rate))
+    finally:
+        stop_worker(worker)
+    columns["raw PGMQ"] = raw_pgmq(settings.db_url, pg, args.pgmq_messages)
+    with psycopg.connect(settings.db_url, autocommit=True) as db:
+        columns["PgQueuer 1.x"] = pgqueuer(db, settings.db_url, pg, args.pgqueuer_jobs,
+                                           stack.path / "pgqueuer.log", profile)
+    for name in ("raw PGMQ", "PgQueuer 1.x"):
+        column = columns[name]
+        column.cpu = {("worker" if key == "consumer" else key): spent for key, spent in column.cpu.items()}
+    return columns, latency
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Measure on a throwaway stack and worker; print the table and the latencies and return the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1000, help="jobs submitted back to back for throughput")
     parser.add_argument("--pgmq-messages", type=int, default=2000, help="messages through raw PGMQ")
     parser.add_argument("--pgqueuer-jobs", type=int, default=2000, help="jobs enqueued to PgQueuer")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three systems in turn; the table "
+                        "shows each system's median round")
     parser.add_argument("--latency-jobs", type=int, default=100, help="jobs sent one at a time for latency")
+    parser.add_argument("--event-jobs", type=int, default=250, help="jobs submitted at --event-rate for the "
+                        "commit → Realtime callback latency")
+    parser.add_argument("--event-rate", type=float, default=50.0, help="jobs per second for the Realtime latency")
     parser.add_argument("--concurrency", type=int, default=20, help="the worker's concurrency")
-    parser.add_argument("--profile", type=Path, help="write py-spy profiles of each process's throughput run "
-                        "here (py-spy costs CPU too: take figures from a run without it)")
+    parser.add_argument("--profile", type=Path, help="write py-spy profiles of each process's first throughput "
+                        "run here (py-spy costs CPU too: take figures from a run without it)")
     args = parser.parse_args(argv)
     load = os.getloadavg()[0]
+    rounds: list[dict[str, Column]] = []
     with temporary_stack() as stack:
-        port = free_port()
         settings = dataclasses.replace(load_settings({STATE_DIR_ENV: stack.root}, root=stack.path),
-                                       worker_url=f"http://127.0.0.1:{port}/hooks/work-queue")
+                                       worker_url=f"http://127.0.0.1:{free_port()}/hooks/work-queue")
         provision(settings)
         install_pgqueuer(settings.db_url)
         pg = postmaster(stack.pgdata)
-        env = worker_env(settings) | {"JOB_MIN_SECONDS": "0", "JOB_MAX_SECONDS": "0",
-                                      "WORKER_PULL_IDLE_SECONDS": "0", "LOG_LEVEL": "WARNING"}
-        worker = start_worker(env, port=port, state_dir=stack.path, concurrency=args.concurrency)
-        meter = CpuMeter({"services (REST, Realtime, pg_net)": psutil.Process(stack.services_pid),
-                          "worker": psutil.Process(worker.pid), "PostgreSQL": pg},
-                         with_children=frozenset({"worker", "PostgreSQL"}))
-        try:
-            with psycopg.connect(settings.db_url, autocommit=True) as db:
-                for n in range(20):  # warm up connections, caches and the worker's client
-                    submit(db, f"warm-up-{n}")
-                with profiled({"services": stack.services_pid, "worker": worker.pid}, args.profile):
-                    ours_column = ours(db, meter, args.jobs)
-                to_worker, to_done = latencies(db, worker, args.latency_jobs)
-        finally:
-            stop_worker(worker)
-        pgmq_column = raw_pgmq(settings.db_url, pg, args.pgmq_messages)
-        with psycopg.connect(settings.db_url, autocommit=True) as db:
-            pgq_column = pgqueuer(db, settings.db_url, pg, args.pgqueuer_jobs, stack.path / "pgqueuer.log",
-                                  args.profile)
-    for column in (pgmq_column, pgq_column):
-        column.cpu = {("worker" if name == "consumer" else name): spent for name, spent in column.cpu.items()}
-    columns = {"ours": ours_column, "raw PGMQ": pgmq_column, "PgQueuer 1.x": pgq_column}
+        for index in range(args.rounds):
+            columns, latency = one_round(settings, stack, pg, args, args.profile if index == 0 else None,
+                                         last=index == args.rounds - 1)
+            rounds.append(columns)
+    names = list(rounds[0])
+    columns = {name: median_round([each[name] for each in rounds]) for name in names}
+    ratios = sorted(each["ours"].rate / each["PgQueuer 1.x"].rate for each in rounds)
     print(f"bench_end_to_end: no-op jobs, worker concurrency {args.concurrency}, {os.cpu_count()} cores "
-          f"(load average before: {load:.1f})")
+          f"(load average before: {load:.1f}); each column is the median of {args.rounds} rounds")
     print_table(columns, ["services (REST, Realtime, pg_net)", "worker", "PostgreSQL", "submitter"])
-    print(f"{'ours / PgQueuer':<40}{ours_column.rate / pgq_column.rate:>14.2f}")
+    print(f"{'ours / PgQueuer, median of rounds':<40}{ratios[len(ratios) // 2]:>14.2f}")
+    for name in names:
+        print(f"{'jobs/s by round, ' + name:<40}" + ", ".join(f"{each[name].rate:,.0f}" for each in rounds))
     figures = {
-        "ours jobs/s": ours_column.rate, "raw PGMQ msgs/s": pgmq_column.rate, "PgQueuer jobs/s": pgq_column.rate,
-        "webhook commit → worker receives, p50 ms": percentile(to_worker, 50),
-        "webhook commit → worker receives, p99 ms": percentile(to_worker, 99),
-        "one job alone, commit → completed, p50 ms": percentile(to_done, 50),
-        "one job alone, commit → completed, p99 ms": percentile(to_done, 99),
+        "ours jobs/s": columns["ours"].rate, "raw PGMQ msgs/s": columns["raw PGMQ"].rate,
+        "PgQueuer jobs/s": columns["PgQueuer 1.x"].rate, "ours / PgQueuer": ratios[len(ratios) // 2],
+        "webhook commit → worker receives, p50 ms": percentile(latency["worker"], 50),
+        "webhook commit → worker receives, p99 ms": percentile(latency["worker"], 99),
+        "one job alone, commit → completed, p50 ms": percentile(latency["done"], 50),
+        "one job alone, commit → completed, p99 ms": percentile(latency["done"], 99),
+        f"commit → Realtime callback at {args.event_rate:g} jobs/s, p50 ms": percentile(latency["events"], 50),
+        f"commit → Realtime callback at {args.event_rate:g} jobs/s, p99 ms": percentile(latency["events"], 99),
     }
-    for name, value in list(figures.items())[3:]:
-        print(f"{name:<44}{value:>8.1f}")
+    for name, value in list(figures.items())[4:]:
+        print(f"{name:<48}{value:>8.1f}")
     print("(worker row: our worker, nothing for raw PGMQ, the PgQueuer consumer; submitter: the client enqueuing)")
     return figures
 
