@@ -28,12 +28,13 @@ declare
   address text := btrim(split_part(
     coalesce(nullif(current_setting('request.headers', true), '')::jsonb ->> 'x-forwarded-for', ''), ',', 1));
   caller text := nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role';
-  per_minute integer := coalesce(jobqueue_private.setting('max_submits_per_client_per_minute')::integer, 600);
+  per_minute integer;
   used integer;
 begin
   if address = '' or caller is not distinct from 'service_role' then
     return;
   end if;
+  per_minute := coalesce(jobqueue_private.setting('max_submits_per_client_per_minute')::integer, 600);
   insert into jobqueue_private.submit_rate as r (client, window_start)
   values (address, date_trunc('minute', clock_timestamp()))
   on conflict (client, window_start) do update set submits = r.submits + 1
