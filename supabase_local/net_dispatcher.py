@@ -34,6 +34,7 @@ CHANNEL = "net_http_request_queue"
 CONCURRENCY_ENV = "SUPABASE_LOCAL_NET_CONCURRENCY"
 DEFAULT_CONCURRENCY = 32
 RESPONSE_BATCH = 500
+RECORD_EVERY_SECONDS = 0.02
 RETRY_SECONDS = 1.0
 EXPIRE_EVERY_SECONDS = 1.0
 POOL_TIMEOUT = 5.0
@@ -118,6 +119,7 @@ class NetDispatcher:
         self._slot_free = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._responses: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._unrecorded: list[dict[str, Any]] = []  # taken from the queue, not yet written
         self._listener = ChannelListener(db_url, CHANNEL, self._wake.set, owner=self.name)
         self._background: list[asyncio.Task[None]] = []
         self._problem: str | None = None
@@ -235,16 +237,20 @@ class NetDispatcher:
 
     async def _record_loop(self) -> None:
         while True:
-            batch = [await self._responses.get()]
-            while len(batch) < RESPONSE_BATCH and not self._responses.empty():
-                batch.append(self._responses.get_nowait())
+            self._unrecorded.append(await self._responses.get())
+            # Like pg_net's worker, record responses a batch at a time: a short pause lets one commit (one WAL
+            # flush) carry every response that comes back meanwhile, instead of one commit per response.
+            await asyncio.sleep(RECORD_EVERY_SECONDS)
+            while len(self._unrecorded) < RESPONSE_BATCH and not self._responses.empty():
+                self._unrecorded.append(self._responses.get_nowait())
             while True:
                 try:
-                    await self._write(batch)
+                    await self._write(self._unrecorded)
+                    self._unrecorded = []
                     break
                 except psycopg.Error as err:
                     self._problem = f"cannot record responses: {err}"
-                    log.warning("dispatcher.record_failed", error=str(err), pending=len(batch))
+                    log.warning("dispatcher.record_failed", error=str(err), pending=len(self._unrecorded))
                     await asyncio.sleep(RETRY_SECONDS)
 
     async def _write(self, batch: list[dict[str, Any]]) -> None:
@@ -253,7 +259,7 @@ class NetDispatcher:
 
     async def _flush_responses(self) -> None:
         """On stop, record what was answered but not yet written, if the database still takes it."""
-        batch = [self._responses.get_nowait() for _ in range(self._responses.qsize())]
+        batch = self._unrecorded + [self._responses.get_nowait() for _ in range(self._responses.qsize())]
         if batch and self._pool is not None:
             try:
                 await self._write(batch)
