@@ -3,7 +3,8 @@
 -- stack's dispatcher instead of a background worker. Requests are queued in the caller's transaction; an
 -- insert trigger notifies the dispatcher, and NOTIFY is delivered only at commit, so a rolled-back
 -- request is never sent. Responses land in net._http_response and are deleted after `pg_net.ttl`
--- (default 6 hours), as pg_net does.
+-- (default 6 hours), as pg_net does. Both tables are unlogged, as pg_net's are: no WAL, so the dispatcher's
+-- claims and response records commit without waiting for a flush, and a crash empties them.
 create schema if not exists net;
 
 do $$
@@ -15,7 +16,7 @@ begin
 end
 $$;
 
-create table if not exists net.http_request_queue (
+create unlogged table if not exists net.http_request_queue (
   id bigserial,
   method net.http_method not null,
   url text not null,
@@ -25,7 +26,7 @@ create table if not exists net.http_request_queue (
 );
 create index if not exists http_request_queue_id_idx on net.http_request_queue (id);
 
-create table if not exists net._http_response (
+create unlogged table if not exists net._http_response (
   id bigint,
   status_code integer,
   content_type text,
@@ -37,6 +38,9 @@ create table if not exists net._http_response (
 );
 create index if not exists _http_response_created_idx on net._http_response (created);
 create index if not exists _http_response_id_idx on net._http_response (id);
+-- Stacks made before the tables were unlogged.
+alter table net.http_request_queue set unlogged;
+alter table net._http_response set unlogged;
 
 -- Percent-encode a string as a URL query component (RFC 3986 unreserved characters stay as they are).
 create or replace function net._urlencode_string(string varchar)
