@@ -105,8 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         return supervise(args.host, args.port, args.processes, _child_args(args), config.grace_seconds)
     supervisor = os.getppid() if args.fd is not None else None
     app = create_app(config, connect, forced_pull=args.pull, supervisor_pid=supervisor)
+    # Deliveries come straight from pg_net, not through a proxy: no forwarded headers to honour.
     server = _Server(uvicorn.Config(app, host=args.host, port=args.port, access_log=False, log_level="warning",
-                                    lifespan="on"), parent_pid=supervisor)
+                                    lifespan="on", proxy_headers=False), parent_pid=supervisor)
     sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None
     log.info("worker.listening", host=args.host, port=args.port, supervisor=supervisor)
     # uvicorn's own loop choice (uvloop): ``Server.serve`` alone would run on the default loop.

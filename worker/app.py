@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from worker.config import WorkerConfig
 from worker.intake import BadDelivery, parse_delivery
@@ -143,8 +144,25 @@ class Worker:
             log.info("worker.stopped")
 
 
+class HookFirst:
+    """The ASGI app: ``POST /hooks/work-queue`` goes straight to ``Worker.hook``, everything else (and the
+    lifespan) through Starlette. Every job arrives on that one route, and Starlette's middleware and router
+    cost more per request than the hook's own work."""
+
+    def __init__(self, worker: Worker, app: Starlette) -> None:
+        self._worker = worker
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == HOOK_PATH and scope["method"] == "POST":
+            response = await self._worker.hook(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
+
+
 def create_app(config: WorkerConfig, connect: Connect, forced_pull: bool = False,
-               supervisor_pid: int | None = None) -> Starlette:
+               supervisor_pid: int | None = None) -> HookFirst:
     """The ASGI app; ``connect`` builds the RPC caller at startup (supabase-py in production).
 
     ``supervisor_pid`` is the supervisor's pid when this process is one of several on the port.
@@ -155,4 +173,4 @@ def create_app(config: WorkerConfig, connect: Connect, forced_pull: bool = False
         Route("/healthz", worker.healthz, methods=["GET"]),
         Route("/runs", worker.runs, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lambda _app: worker.lifespan(connect))
+    return HookFirst(worker, Starlette(routes=routes, lifespan=lambda _app: worker.lifespan(connect)))
