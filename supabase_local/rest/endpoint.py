@@ -122,7 +122,9 @@ class Flight:
         self.params = params
         self.explicit = not plan.read_only or plan.explain is not None
         parts = [BEGIN, settings, plan.statement.query] if self.explicit else [settings, plan.statement.query]
-        self.query = sql.SQL(";").join(parts)
+        # Rendered here without a connection: identifiers are quoted in Python instead of one libpq call each,
+        # the same bytes at a fraction of the cost (the server's quoting rules are the standard ones).
+        self.query = sql.SQL(";").join(parts).as_bytes(None)
         self.committing = False
 
     async def run(self, conn: psycopg.AsyncConnection, prefs: negotiation.Preferences) -> Outcome:
