@@ -13,7 +13,7 @@ and, for each, the CPU milliseconds per job of every process taking part (psutil
 webhook latency: one job at a time on an otherwise idle system, from the ``submit_job`` commit returning to the
 worker receiving the signed POST, and to the job being completed.
 
-    python bench/bench_end_to_end.py [--jobs 1000] [--pgqueuer-jobs 2000] [--latency-jobs 100] [--concurrency 20]
+    python bench/bench_end_to_end.py [--jobs 2000] [--pgqueuer-jobs 2000] [--rounds 3] [--latency-jobs 100]
 
 PgQueuer comes with the ``bench`` extra (``pip install -e ".[bench]"``).
 """
@@ -239,7 +239,8 @@ def one_round(settings: Settings, stack: StackState, pg: psutil.Process, args: a
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Measure on a throwaway stack and worker; print the table and the latencies and return the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=1000, help="jobs submitted back to back for throughput")
+    parser.add_argument("--jobs", type=int, default=2000, help="jobs submitted back to back for throughput "
+                        "(as many as PgQueuer gets)")
     parser.add_argument("--pgmq-messages", type=int, default=2000, help="messages through raw PGMQ")
     parser.add_argument("--pgqueuer-jobs", type=int, default=2000, help="jobs enqueued to PgQueuer")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the three systems in turn; the table "

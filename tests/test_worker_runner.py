@@ -67,6 +67,26 @@ async def test_concurrency_is_bounded_and_backlog_overflow_is_busy():
     assert len(rpc.names("mark_job_completed")) == 5
 
 
+async def test_a_worker_that_refused_deliveries_as_busy_pulls_their_jobs_once_its_backlog_drains():
+    """Without this, a refused job waited for the sweeper's quiet period (30 s by default)."""
+    refused = {"job_id": new_job_id(), "msg_id": 99, "task_name": "refused"}
+    rpc = FakeRpc(queue=[refused])
+    config = make_config(concurrency=1, max_backlog=1, job_min_seconds=0.05, job_max_seconds=0.05,
+                         pull_idle_seconds=0)
+    runner = Runner(config, rpc)
+    outcomes = [runner.submit(delivery()) for _ in range(3)]
+    assert outcomes == ["accepted", "accepted", "busy"] and runner.owes_pull
+    assert not should_pull(config, runner, forced=False, now=runner.last_delivery)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(pull_loop(config, runner, stop, forced=False))
+    async with asyncio.timeout(10):
+        while runner.owes_pull or refused["job_id"] not in {done["job_id"] for done in rpc.names("mark_job_completed")}:
+            await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(loop, timeout=10)
+    assert len(rpc.names("mark_job_completed")) == 3
+
+
 async def test_a_job_already_held_here_is_a_duplicate():
     runner = Runner(make_config(), FakeRpc())
     job = delivery()

@@ -88,11 +88,17 @@ class Runner:
         self._executions: dict[str, _Execution] = {}
         self.accepting = True
         self.last_delivery = time.monotonic()
+        self.owes_pull = False  # a delivery was refused as busy: pull its message once the backlog drains
 
     @property
     def in_flight(self) -> int:
         """Jobs this process holds: running, waiting for a slot, or held until they come due."""
         return len(self._tasks)
+
+    @property
+    def backlog_drained(self) -> bool:
+        """No more jobs held than there are slots to run them."""
+        return len(self._tasks) <= self._config.concurrency
 
     @property
     def running(self) -> int:
@@ -102,7 +108,8 @@ class Runner:
     def submit(self, delivery: Delivery) -> str:
         """Take a delivery for background processing: ``accepted``, ``duplicate``, ``busy`` or ``stopping``.
 
-        ``busy`` and ``stopping`` leave the message queued: the sweeper delivers it again later.
+        ``busy`` and ``stopping`` leave the message queued: the sweeper delivers it again later, unless this
+        worker pulls it first (after a ``busy``, it pulls once its backlog has drained).
         """
         self.last_delivery = time.monotonic()
         if not self.accepting:
@@ -112,6 +119,7 @@ class Runner:
             return "duplicate"
         if len(self._tasks) >= self._config.concurrency + self._config.max_backlog:
             log.warning("delivery.busy", job_id=delivery.job_id, in_flight=len(self._tasks))
+            self.owes_pull = True
             return "busy"
         self._spawn(delivery.job_id, self._process(delivery))
         return "accepted"
