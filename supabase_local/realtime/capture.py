@@ -1,28 +1,23 @@
-"""The change source: committed row changes of published tables, in commit order.
+"""The change source: committed row changes of published tables, read in commit order.
 
 Why triggers and NOTIFY rather than logical decoding: the embedded PostgreSQL has no wal2json and psycopg
 cannot speak the replication protocol, while a row trigger (kept on exactly the publication's tables by
-``sql/50_realtime.sql``) sees every change a WAL reader would. PostgreSQL delivers a notification only after its
-transaction commits, in commit order, so changes arrive in commit order:
-
-* while this listener is connected it holds the advisory lock ``realtime.listener_lock()``, and a change that
-  fits a notification arrives in it as JSON (no table write, no read);
-* otherwise the trigger writes the change to ``realtime.change_log`` and notifies the transaction id, and the
-  feed reads that transaction's rows when the id arrives.
+``sql/50_realtime.sql``) sees every change a WAL reader would. The trigger stores the row in
+``realtime.change_log`` (so rows of any size pass) and notifies ``realtime_changes`` with its transaction
+id. PostgreSQL delivers a notification only after its transaction commits, once per transaction and in
+commit order, so reading a transaction's rows when its id arrives yields changes in commit order.
 
 Recovery: the listener reconnects with backoff after a database restart or a dropped connection and then
-reads everything in the log (what committed while nobody listened), so nothing committed meanwhile is lost.
+reads everything still in the log (what committed while it was away), so nothing committed is lost.
 Rows leave the log in the statement that reads them (``delete … returning``): a connection lost before its
 commit leaves them for the next read, and changes the handler failed on are kept in memory and handed over
-first on the next attempt. A change sent as a notification to a listener whose connection then died before
-reading it is lost, as a Realtime server loses what it had not yet sent.
+first on the next attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,13 +52,6 @@ class Change:
     old_record: dict[str, Any] | None
     commit_ts: dt.datetime
     xid: str
-
-    @classmethod
-    def from_notification(cls, payload: str) -> Change:
-        """A change the trigger sent inside its notification (``id`` 0: it never was in the log)."""
-        change = json.loads(payload)
-        return cls(0, change["schema"], change["table"], change["op"], change["record"], change["old_record"],
-                   dt.datetime.fromisoformat(change["commit_ts"]), change["xid"])
 
 
 class _Marker:
@@ -104,8 +92,6 @@ class ChangeFeed:
                 async with await psycopg.AsyncConnection.connect(self._db_url, autocommit=True) as conn:
                     for channel in (CHANGES_CHANNEL, DDL_CHANNEL):
                         await conn.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
-                    # From here on, changes come in the notifications; the log holds what came before.
-                    await conn.execute("select pg_advisory_lock(realtime.listener_lock())")
                     self._queue.put_nowait(BACKLOG)
                     self.connected.set()
                     delay = BACKOFF_MIN_SECONDS
@@ -133,31 +119,19 @@ class ChangeFeed:
                 self._queue.put_nowait(BACKLOG)
 
     async def _process(self, items: list[Item]) -> None:
-        """Hand over the changes of ``items`` in their order: notified changes, logged transactions, and the whole
-        log after a (re)connect; a DDL first hands over what came before it."""
-        ready: list[Change] = []
-        xids: list[str] = []
-        try:
-            for item in items:
-                if isinstance(item, str) and not item.startswith("{"):
-                    xids.append(item)
-                    continue
-                ready += await self._take(xids)
-                xids = []
-                if item is BACKLOG:
-                    self._on_ddl()
-                    ready += await self._take(None)
-                elif item is DDL:
-                    before, ready = ready, []
-                    await self._deliver(before)
-                    self._on_ddl()
-                else:
-                    ready.append(Change.from_notification(item))
-            ready += await self._take(xids)
-        except BaseException:
-            self._unhandled += ready
-            raise
-        await self._deliver(ready)
+        if BACKLOG in items:
+            self._on_ddl()
+            await self._deliver(await self._take(None))
+            return
+        pending: list[str] = []
+        for item in items:
+            if isinstance(item, str):
+                pending.append(item)
+                continue
+            await self._deliver(await self._take(pending))
+            pending = []
+            self._on_ddl()
+        await self._deliver(await self._take(pending))
 
     async def _take(self, xids: list[str] | None) -> list[Change]:
         """Remove and return the logged changes of ``xids`` in commit order (the order the ids arrived), or all in

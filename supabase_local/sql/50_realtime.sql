@@ -3,12 +3,9 @@
 -- Hosted Supabase decodes the WAL of the `supabase_realtime` publication. Here the server has no wal2json
 -- and the Python driver cannot speak the replication protocol, so changes are captured by a row trigger
 -- that this file keeps attached to exactly the tables of the publication:
---   * `realtime.capture_change()` sends each row change through NOTIFY on `realtime_changes`, which is
---     delivered only after commit and in commit order. While the gateway's listener is connected (it holds
---     the session advisory lock `realtime.listener_lock()`), a change that fits a notification travels in it
---     as JSON. Otherwise (no listener, a row too big, or an earlier change of the same transaction went this
---     way) the change is written to `realtime.change_log` and the notification carries only the transaction
---     id: the gateway reads those rows when the id arrives, and reads the whole log when it (re)connects.
+--   * `realtime.capture_change()` writes each row change to `realtime.change_log` (no size limit) and
+--     notifies `realtime_changes` with the transaction id. NOTIFY is delivered only after commit, once per
+--     transaction and in commit order, so the gateway reads a transaction's rows when its id arrives.
 --   * `realtime.sync_publication_triggers()` attaches the trigger to every table of the publication and
 --     removes it from tables that left it; an event trigger runs it after the DDL that can change that set,
 --     so `alter publication supabase_realtime add table …` is all a user does, as on Supabase.
@@ -28,33 +25,11 @@ create table if not exists realtime.change_log (
 );
 create index if not exists change_log_xid on realtime.change_log (xid, id);
 
--- The advisory lock key the gateway's listener holds for as long as it listens.
-create or replace function realtime.listener_lock() returns bigint
-language sql immutable set search_path = '' as $$ select 5362817204691337::bigint $$;
-
 create or replace function realtime.capture_change() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
   tx xid8 := pg_catalog.pg_current_xact_id();
-  change text;
 begin
-  if pg_catalog.current_setting('realtime.logged', true) is distinct from 'on' then
-    if pg_catalog.pg_try_advisory_lock_shared(realtime.listener_lock()) then
-      perform pg_catalog.pg_advisory_unlock_shared(realtime.listener_lock());  -- nobody listens: log it
-    else
-      change := pg_catalog.jsonb_build_object(
-        'schema', tg_table_schema, 'table', tg_table_name, 'op', tg_op,
-        'record', case when tg_op <> 'DELETE' then pg_catalog.to_jsonb(new) end,
-        'old_record', case when tg_op <> 'INSERT' then pg_catalog.to_jsonb(old) end,
-        'commit_ts', pg_catalog.now(), 'xid', tx::text)::text;
-      if pg_catalog.octet_length(change) < 7900 then  -- a notification holds less than 8000 bytes
-        perform pg_catalog.pg_notify('realtime_changes', change);
-        return null;
-      end if;
-    end if;
-  end if;
-  -- Once a transaction logs a change, its later changes are logged too, so they stay in order.
-  perform pg_catalog.set_config('realtime.logged', 'on', true);
   insert into realtime.change_log (xid, schema_name, table_name, op, record, old_record)
   values (tx, tg_table_schema, tg_table_name, tg_op,
           case when tg_op <> 'DELETE' then pg_catalog.to_jsonb(new) end,
