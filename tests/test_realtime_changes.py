@@ -156,6 +156,23 @@ async def test_large_rows_pass(anon: AsyncClient, db: psycopg.Connection, items:
     assert record(await inbox.next())["status"] == big
 
 
+async def test_small_and_large_rows_of_one_transaction_keep_their_order(anon: AsyncClient, db: psycopg.Connection,
+                                                                        items: str) -> None:
+    """Small rows and rows far above a notification's size, mixed in one transaction and around it, arrive in
+    the order they were written."""
+    inbox = Inbox()
+    await subscribed(anon.channel("mixed").on_postgres_changes("INSERT", inbox, table=items))
+    statuses = ["before", "small", "x" * 20_000, "small again", "y" * 20_000, "last"]
+    query = sql.SQL("insert into {} (id, status) values (%s, %s)").format(sql.Identifier(items))
+    db.execute(query, (0, statuses[0]))
+    with db.transaction():
+        for index, status in enumerate(statuses[1:-1], start=1):
+            db.execute(query, (index, status))
+    db.execute(query, (len(statuses) - 1, statuses[-1]))
+    received = [record(p) for p in await inbox.take(len(statuses))]
+    assert [(row["id"], row["status"]) for row in received] == list(enumerate(statuses))
+
+
 @pytest.mark.parametrize(("binding", "reason"), [
     ({"table": "no_such_table"}, "does not exist"),
     ({"filter": "status=eq"}, "invalid filter"),
