@@ -48,8 +48,7 @@ security definer
 set search_path = ''
 as $$
 declare
-  worker_url text;
-  timeout_ms integer;
+  worker_url text := jobqueue_private.setting('worker_url');
   secret text := jobqueue_private.webhook_secret();
   body jsonb := jsonb_build_object('msg_id', msg_id, 'job_id', message -> 'job_id',
                                    'task_name', message -> 'task_name',
@@ -62,10 +61,6 @@ declare
   signature text;
   request_id bigint;
 begin
-  select max(s.value) filter (where s.key = 'worker_url'),
-         coalesce(max(s.value) filter (where s.key = 'webhook_timeout_ms'), '5000')::integer
-    into worker_url, timeout_ms
-    from jobqueue_private.settings s where s.key in ('worker_url', 'webhook_timeout_ms');
   if worker_url is null or secret is null then
     return null;
   end if;
@@ -77,7 +72,7 @@ begin
     body => body,
     headers => jsonb_build_object('Content-Type', 'application/json', 'webhook-id', webhook_id,
                                   'webhook-timestamp', webhook_timestamp, 'webhook-signature', signature),
-    timeout_milliseconds => timeout_ms);
+    timeout_milliseconds => coalesce(jobqueue_private.setting('webhook_timeout_ms')::integer, 5000));
   insert into jobqueue_private.deliveries as d (msg_id, job_id, last_delivered_at, last_request_id, visible_at)
   values (deliver.msg_id, (message ->> 'job_id')::uuid, clock_timestamp(), request_id, deliver.visible_at)
   on conflict on constraint deliveries_pkey do update
@@ -96,7 +91,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  if new.vt <= clock_timestamp() or new.vt <= clock_timestamp() + jobqueue_private.deliver_ahead() then
+  if new.vt <= clock_timestamp() + jobqueue_private.deliver_ahead() then
     perform jobqueue_private.deliver(new.msg_id, new.message, new.vt);
   end if;
   return null;
