@@ -49,9 +49,10 @@ class RpcBatcher:
         later: list[Waiting] = []
         jobs: set[str] = set()
         for waiting in self._waiting:
-            job_id = str(waiting[1]["job_id"])
-            if waiting[2].done():
+            _, item, future = waiting
+            if future.done():
                 continue
+            job_id = str(item["job_id"])
             if len(batch) < self._max_batch and job_id not in jobs:
                 batch.append(waiting)
                 jobs.add(job_id)

@@ -16,6 +16,7 @@ log = structlog.get_logger(__name__)
 
 
 CATCH_UP_CHECK_SECONDS = 0.2
+CATCHING_UP = "catching up after busy"
 
 
 def should_pull(config: WorkerConfig, runner: Runner, forced: bool, now: float) -> bool:
@@ -35,7 +36,7 @@ async def pull_loop(config: WorkerConfig, runner: Runner, stop: asyncio.Event, f
     while not stop.is_set():
         if should_pull(config, runner, forced, time.monotonic()):
             if pulling is None:
-                pulling = "forced" if forced else "catching up after busy" if runner.owes_pull else "no webhook lately"
+                pulling = "forced" if forced else CATCHING_UP if runner.owes_pull else "no webhook lately"
                 log.info("pull.active", reason=pulling)
             try:
                 if await runner.pull_one():
@@ -44,8 +45,7 @@ async def pull_loop(config: WorkerConfig, runner: Runner, stop: asyncio.Event, f
             except Exception as err:
                 log.warning("pull.failed", error=str(err))
         elif pulling is not None:
-            caught_up = pulling == "catching up after busy"
-            log.info("pull.idle", reason="caught up" if caught_up else "webhooks arrive again")
+            log.info("pull.idle", reason="caught up" if pulling == CATCHING_UP else "webhooks arrive again")
             pulling = None
         wait = CATCH_UP_CHECK_SECONDS if runner.owes_pull else config.pull_interval_seconds
         with contextlib.suppress(TimeoutError):
