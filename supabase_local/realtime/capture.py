@@ -7,8 +7,11 @@ cannot speak the replication protocol, while a row trigger (kept on exactly the 
 id. PostgreSQL delivers a notification only after its transaction commits, once per transaction and in
 commit order, so reading a transaction's rows when its id arrives yields changes in commit order.
 
-Recovery: the listener reconnects with backoff after a database restart or a dropped connection and then
-reads everything still in the log (what committed while it was away), so nothing committed is lost.
+Only tables someone watches are captured (``realtime.watched_tables``, see ``watchlist.py``).
+
+Recovery: the listener reconnects with backoff after a database restart or a dropped connection, lists the
+watched tables again, then reads everything still in the log (what committed while it was away), so nothing
+committed is lost.
 Rows leave the log in the statement that reads them (``delete … returning``): a connection lost before its
 commit leaves them for the next read, and changes the handler failed on are kept in memory and handed over
 first on the next attempt.
@@ -68,11 +71,13 @@ class ChangeFeed:
     """Listens for committed transactions and hands their changes, in commit order, to ``handle``."""
 
     def __init__(self, db_url: str, pool: AsyncConnectionPool,
-                 handle: Callable[[list[Change]], Awaitable[None]], on_ddl: Callable[[], None]) -> None:
+                 handle: Callable[[list[Change]], Awaitable[None]], on_ddl: Callable[[], None],
+                 on_backlog: Callable[[], Awaitable[None]]) -> None:
         self._db_url = db_url
         self._pool = pool
         self._handle = handle
         self._on_ddl = on_ddl
+        self._on_backlog = on_backlog
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._unhandled: list[Change] = []  # taken from the log, not yet handed over (the handler failed)
         self.connected = asyncio.Event()
@@ -121,6 +126,7 @@ class ChangeFeed:
     async def _process(self, items: list[Item]) -> None:
         if BACKLOG in items:
             self._on_ddl()
+            await self._on_backlog()
             await self._deliver(await self._take(None))
             return
         pending: list[str] = []

@@ -20,6 +20,7 @@ from supabase_local.realtime.presence import PresenceBoard
 from supabase_local.realtime.registry import Registry
 from supabase_local.realtime.session import Hub
 from supabase_local.realtime.visibility import Visibility
+from supabase_local.realtime.watchlist import Watchlist
 from supabase_local.state import StackState
 
 log = structlog.get_logger(__name__)
@@ -42,9 +43,10 @@ class RealtimeService:
         self._role_pool = AsyncConnectionPool(state.authenticator_url, min_size=1, max_size=4, open=False,
                                               name="realtime-roles", **CheckWhenIdle().pool_callbacks)
         catalog = Catalog(self._pool)
-        self.hub = Hub(Registry(), PresenceBoard(), catalog, state.jwt_secret)
+        self.hub = Hub(Registry(), Watchlist(self._pool), PresenceBoard(), catalog, state.jwt_secret)
         self.dispatcher = Dispatcher(self.hub.registry, catalog, Visibility(self._role_pool))
-        self.feed = ChangeFeed(state.admin_url, self._pool, self.dispatcher.handle, catalog.invalidate)
+        self.feed = ChangeFeed(state.admin_url, self._pool, self.dispatcher.handle, catalog.invalidate,
+                               self.hub.watchlist.reset)
         self.endpoint = RealtimeEndpoint(self.hub, outbox_limit)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -57,6 +59,7 @@ class RealtimeService:
         await self._pool.open(wait=True, timeout=START_DEADLINE_SECONDS)
         await self._role_pool.open(wait=True, timeout=START_DEADLINE_SECONDS)
         dropped = await self.feed.purge()
+        await self.hub.watchlist.reset()
         self._tasks = [asyncio.create_task(self.feed.listen(), name="realtime-listen"),
                        asyncio.create_task(self.feed.process(), name="realtime-process")]
         await asyncio.wait_for(self.feed.connected.wait(), START_DEADLINE_SECONDS)

@@ -17,6 +17,7 @@ from supabase_local.realtime.outbox import Outbox
 from supabase_local.realtime.presence import PresenceBoard
 from supabase_local.realtime.protocol import PHOENIX_TOPIC, Frame, ProtocolError, error_reply, push, reply
 from supabase_local.realtime.registry import ChannelJoin, Registry
+from supabase_local.realtime.watchlist import Watchlist
 
 log = structlog.get_logger(__name__)
 
@@ -25,9 +26,11 @@ TOPIC_PREFIX = "realtime:"
 
 @dataclass
 class Hub:
-    """What every connection shares: who is joined where, presences, table metadata and the JWT secret."""
+    """What every connection shares: who is joined where, which tables are watched, presences, table metadata
+    and the JWT secret."""
 
     registry: Registry
+    watchlist: Watchlist
     presence: PresenceBoard
     catalog: Catalog
     jwt_secret: str
@@ -109,6 +112,7 @@ class ClientSession:
         self.joins[frame.topic] = join
         self.hub.registry.add(join)
         self._watch_expiry(join)
+        await self.hub.watchlist.watch(bindings)  # captured from here on: listed before the client hears "ok"
         echoed = [{**raw, "id": binding.id} for raw, binding in zip(raw_bindings, bindings, strict=True)]
         self.send(reply(frame, "ok", {"postgres_changes": echoed}))
         if bindings:
@@ -196,6 +200,7 @@ class ClientSession:
     def _drop(self, join: ChannelJoin) -> None:
         self._cancel_expiry(join)
         self.hub.registry.remove(join)
+        self.hub.watchlist.unwatch(join.bindings)
         self._publish_diff(join.topic, self.hub.presence.untrack(join.topic, join))
 
     def close(self) -> None:

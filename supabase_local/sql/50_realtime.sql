@@ -6,6 +6,10 @@
 --   * `realtime.capture_change()` writes each row change to `realtime.change_log` (no size limit) and
 --     notifies `realtime_changes` with the transaction id. NOTIFY is delivered only after commit, once per
 --     transaction and in commit order, so the gateway reads a transaction's rows when its id arrives.
+--   * It does so only for tables someone subscribes to: the gateway keeps `realtime.watched_tables` (schema
+--     and table, `*` for any) in step with its clients' `postgres_changes` bindings, as hosted Realtime keeps
+--     `realtime.subscription` and decodes changes only for the tables listed there. A change made before a
+--     subscription was in place is not sent to it, as on Supabase; the join is answered once its row is in.
 --   * `realtime.sync_publication_triggers()` attaches the trigger to every table of the publication and
 --     removes it from tables that left it; an event trigger runs it after the DDL that can change that set,
 --     so `alter publication supabase_realtime add table …` is all a user does, as on Supabase.
@@ -25,11 +29,22 @@ create table if not exists realtime.change_log (
 );
 create index if not exists change_log_xid on realtime.change_log (xid, id);
 
+create table if not exists realtime.watched_tables (
+  schema_name text not null,
+  table_name text not null,
+  primary key (schema_name, table_name)
+);
+
 create or replace function realtime.capture_change() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
-  tx xid8 := pg_catalog.pg_current_xact_id();
+  tx xid8;
 begin
+  if not exists (select from realtime.watched_tables w
+                 where w.schema_name in (tg_table_schema, '*') and w.table_name in (tg_table_name, '*')) then
+    return null;
+  end if;
+  tx := pg_catalog.pg_current_xact_id();
   insert into realtime.change_log (xid, schema_name, table_name, op, record, old_record)
   values (tx, tg_table_schema, tg_table_name, tg_op,
           case when tg_op <> 'DELETE' then pg_catalog.to_jsonb(new) end,
