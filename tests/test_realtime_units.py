@@ -4,12 +4,15 @@ the fan-out of change batches."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import struct
 from collections.abc import Callable
 
 import pytest
 
+from supabase_local.realtime.capture import Change
+from supabase_local.realtime.dispatch import iso_z
 from supabase_local.realtime.fanout import Patience, fan_out
 from supabase_local.realtime.filters import FilterError, matches_all, parse_filter
 from supabase_local.realtime.outbox import Outbox
@@ -162,3 +165,12 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(("moment", "expected"), [
+    (dt.datetime(2026, 11, 27, 14, 25, 17, 123999, tzinfo=dt.UTC), "2026-11-27T14:25:17.123Z"),
+    (dt.datetime(2026, 11, 27, 14, 25, 17, tzinfo=dt.timezone(dt.timedelta(hours=2))), "2026-11-27T12:25:17.000Z"),
+])
+def test_commit_timestamps_are_utc_milliseconds_with_z(moment: dt.datetime, expected: str) -> None:
+    change = Change(1, "public", "t", "INSERT", {}, None, moment, "1")
+    assert iso_z(change) == expected

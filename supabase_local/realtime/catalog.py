@@ -4,6 +4,7 @@ whether it is in the ``supabase_realtime`` publication. Cached until a DDL notif
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
@@ -49,8 +50,9 @@ class TableInfo:
         return dict(self.columns)
 
     def columns_payload(self, select: tuple[str, ...] | None = None) -> list[dict[str, str]]:
-        """The ``columns`` list of a postgres_changes frame."""
-        return [{"name": name, "type": kind} for name, kind in self.columns if select is None or name in select]
+        """The ``columns`` list of a postgres_changes frame (one shared list per table and selection: frames are
+        only ever serialised)."""
+        return _columns_payload(self.columns, select)
 
     def old_record(self, old: dict[str, object] | None) -> dict[str, object]:
         """What Supabase sends as ``old_record``: the whole old row only with ``replica identity full`` and no
@@ -60,6 +62,11 @@ class TableInfo:
         if self.replica_full and not self.rls:
             return old
         return {name: old.get(name) for name in self.primary_key}
+
+
+@functools.lru_cache(maxsize=256)
+def _columns_payload(columns: tuple[tuple[str, str], ...], select: tuple[str, ...] | None) -> list[dict[str, str]]:
+    return [{"name": name, "type": kind} for name, kind in columns if select is None or name in select]
 
 
 class Catalog:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -59,8 +60,13 @@ def frames_for(change: Change, table: TableInfo, topic: str, bindings: list[Bind
 
 def iso_z(change: Change) -> str:
     """The commit time in UTC, ISO 8601 with milliseconds and ``Z``, as Supabase writes it."""
-    moment = change.commit_ts.astimezone(dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return _iso_z(change.commit_ts)
+
+
+@functools.lru_cache(maxsize=1024)
+def _iso_z(moment: dt.datetime) -> str:
+    """Cached: the changes of one transaction, and their frames to every channel, share one commit time."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 class Dispatcher:

@@ -41,7 +41,8 @@ class RealtimeService:
         self._pool = AsyncConnectionPool(state.admin_url, min_size=1, max_size=4, open=False, name="realtime",
                                          kwargs={"autocommit": True}, **CheckWhenIdle().pool_callbacks)
         self._role_pool = AsyncConnectionPool(state.authenticator_url, min_size=1, max_size=4, open=False,
-                                              name="realtime-roles", **CheckWhenIdle().pool_callbacks)
+                                              name="realtime-roles", kwargs={"autocommit": True},
+                                              **CheckWhenIdle().pool_callbacks)
         catalog = Catalog(self._pool)
         self.hub = Hub(Registry(), Watchlist(self._pool), PresenceBoard(), catalog, state.jwt_secret)
         self.dispatcher = Dispatcher(self.hub.registry, catalog, Visibility(self._role_pool))

@@ -1,9 +1,10 @@
 """May this subscriber see this row? Asked of PostgreSQL as the subscriber's role with its JWT claims, so
 grants and RLS policies decide exactly as they do for a REST request.
 
-Rows are checked in batches: one read-only transaction per table and role+claims, which looks the new rows
-up by primary key in the live table (the change is committed, so the row is there unless a later change
-removed it). Deletes cannot be checked against a row that is gone; as on Supabase they go to every
+Rows are checked in batches: one read-only transaction per table and role+claims, sent as one message (the
+settings and the check, values quoted by psycopg, in the implicit transaction of a multi-statement query),
+which looks the new rows up by primary key in the live table (the change is committed, so the row is there
+unless a later change removed it). Deletes cannot be checked against a row that is gone; as on Supabase they go to every
 subscriber allowed to SELECT the table, carrying the primary key only.
 """
 
@@ -22,6 +23,9 @@ from supabase_local.realtime.catalog import TableInfo
 
 log = structlog.get_logger(__name__)
 
+AS_ROLE = sql.SQL("select set_config('role', {role}, true), set_config('request.jwt.claims', {claims}, true), "
+                  "set_config('transaction_read_only', 'on', true); {query}")
+
 
 class Visibility:
     """Row and table visibility checks run as the subscriber, over the ``authenticator`` login."""
@@ -29,16 +33,15 @@ class Visibility:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
 
-    async def _as_role(self, auth: Auth, query: sql.Composable, params: dict[str, Any],
-                       table: TableInfo) -> list[tuple[Any, ...]]:
-        """Rows of ``query`` run as ``auth``; none when the database refuses (no grant, unknown role).
-        A lost connection is raised, so the change feed retries the batch."""
+    async def _as_role(self, auth: Auth, query: sql.Composable, table: TableInfo) -> list[tuple[Any, ...]]:
+        """Rows of ``query`` (values already quoted in it) run as ``auth``; none when the database refuses (no
+        grant, unknown role). A lost connection is raised, so the change feed retries the batch."""
+        statement = AS_ROLE.format(role=sql.Literal(auth.role), claims=sql.Literal(auth.claims_json), query=query)
         try:
-            async with self._pool.connection() as conn, conn.transaction():
-                await conn.execute("set transaction read only")
-                await conn.execute(sql.SQL("set local role {}").format(sql.Identifier(auth.role)))
-                await conn.execute("select set_config('request.jwt.claims', %s, true)", [auth.claims_json])
-                cur = await conn.execute(query, params)
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(statement)
+                while cur.nextset():
+                    pass
                 return await cur.fetchall()
         except psycopg.OperationalError:
             raise
@@ -49,8 +52,9 @@ class Visibility:
 
     async def may_select(self, table: TableInfo, auth: Auth) -> bool:
         """True when ``auth``'s role holds SELECT on the table."""
-        query = sql.SQL("select has_table_privilege(current_user, %(rel)s, 'SELECT')")
-        rows = await self._as_role(auth, query, {"rel": f"{table.schema}.{table.name}"}, table)
+        query = sql.SQL("select has_table_privilege(current_user, {rel}, 'SELECT')").format(
+            rel=sql.Literal(f"{table.schema}.{table.name}"))
+        rows = await self._as_role(auth, query, table)
         return bool(rows and rows[0][0])
 
     async def visible(self, table: TableInfo, auth: Auth, records: list[dict[str, Any]]) -> set[int]:
@@ -67,10 +71,11 @@ class Visibility:
         same_key = sql.SQL(" and ").join(
             sql.SQL("t.{col} = r.{col}").format(col=sql.Identifier(col))
             for col in table.primary_key)
-        query = sql.SQL(
-            "select k.ord - 1 from jsonb_array_elements(%(rows)s::jsonb) with ordinality k(j, ord) "
-            "cross join lateral jsonb_populate_record(null::{rel}, k.j) r "
-            "where exists (select 1 from {rel} t where {same_key})").format(rel=rel, same_key=same_key)
         keys = [{col: record.get(col) for col in table.primary_key} for record in records]
-        rows = await self._as_role(auth, query, {"rows": json.dumps(keys)}, table)
+        query = sql.SQL(
+            "select k.ord - 1 from jsonb_array_elements({rows}::jsonb) with ordinality k(j, ord) "
+            "cross join lateral jsonb_populate_record(null::{rel}, k.j) r "
+            "where exists (select 1 from {rel} t where {same_key})").format(
+                rows=sql.Literal(json.dumps(keys)), rel=rel, same_key=same_key)
+        rows = await self._as_role(auth, query, table)
         return {int(row[0]) for row in rows}
