@@ -4,14 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
+from supabase import AsyncClient, acreate_client
+
+from supabase_local.state import StackState
 
 DEADLINE_SECONDS = 10.0
+
+
+async def _client(url: str, key: str) -> AsyncIterator[AsyncClient]:
+    client = await acreate_client(url, key)
+    yield client
+    await client.realtime.remove_all_channels()
+
+
+@pytest.fixture
+async def anon(stack: StackState) -> AsyncIterator[AsyncClient]:
+    """A supabase AsyncClient with the anon key; its channels are removed after the test."""
+    async for client in _client(stack.supabase_url, stack.anon_key):
+        yield client
+
+
+@pytest.fixture
+async def service(stack: StackState) -> AsyncIterator[AsyncClient]:
+    """A supabase AsyncClient with the service-role key; its channels are removed after the test."""
+    async for client in _client(stack.supabase_url, stack.service_role_key):
+        yield client
 
 
 class Inbox:

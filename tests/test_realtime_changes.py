@@ -1,30 +1,17 @@
 """postgres_changes through the real supabase AsyncClient against the local stack's Realtime."""
+# ruff: noqa: F811 - fixtures imported from realtime_support are redefined as test parameters
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
 from psycopg import sql
-from supabase import AsyncClient, acreate_client
+from supabase import AsyncClient
 
 from supabase_local.state import StackState
-from tests.realtime_support import Inbox, kind, published_table, record, subscribed
-
-
-@pytest.fixture
-async def anon(stack: StackState) -> AsyncIterator[AsyncClient]:
-    client = await acreate_client(stack.supabase_url, stack.anon_key)
-    yield client
-    await client.realtime.remove_all_channels()
-
-
-@pytest.fixture
-async def service(stack: StackState) -> AsyncIterator[AsyncClient]:
-    client = await acreate_client(stack.supabase_url, stack.service_role_key)
-    yield client
-    await client.realtime.remove_all_channels()
+from tests.realtime_support import Inbox, anon, kind, published_table, record, service, subscribed  # noqa: F401
 
 
 @pytest.fixture

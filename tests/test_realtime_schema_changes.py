@@ -1,27 +1,19 @@
 """Bindings on a table whose shape changed after Realtime cached it: a filter or a column selection on a column
 added a moment ago is accepted, whether or not the DDL notification has reached the gateway yet."""
+# ruff: noqa: F811 - fixtures imported from realtime_support are redefined as test parameters
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
-from supabase import AsyncClient, acreate_client
+from supabase import AsyncClient
 
 from supabase_local.realtime.bindings import BindingError, parse_binding
 from supabase_local.realtime.catalog import Catalog
 from supabase_local.state import StackState
-from tests.realtime_support import Inbox, published_table, record, subscribed
-
-
-@pytest.fixture
-async def anon(stack: StackState) -> AsyncIterator[AsyncClient]:
-    client = await acreate_client(stack.supabase_url, stack.anon_key)
-    yield client
-    await client.realtime.remove_all_channels()
+from tests.realtime_support import Inbox, anon, published_table, record, subscribed  # noqa: F401
 
 
 def add_column(db: psycopg.Connection, table: str, column: str, kind: str) -> None:

@@ -1,10 +1,11 @@
 """Realtime captures changes only of tables someone subscribes to (``realtime.watched_tables``), as hosted
 Realtime decodes changes only for the tables in ``realtime.subscription``; joins list a table before their
 "ok", leaves unlist it, and nothing a subscriber should see is missed."""
+# ruff: noqa: F811 - fixtures imported from realtime_support are redefined as test parameters
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -12,15 +13,8 @@ from psycopg import sql
 from supabase import AsyncClient, acreate_client
 
 from supabase_local.state import StackState
-from tests.realtime_support import Inbox, published_table, record, subscribed
+from tests.realtime_support import Inbox, anon, published_table, record, subscribed  # noqa: F401
 from tests.waiting import eventually
-
-
-@pytest.fixture
-async def anon(stack: StackState) -> AsyncIterator[AsyncClient]:
-    client = await acreate_client(stack.supabase_url, stack.anon_key)
-    yield client
-    await client.realtime.remove_all_channels()
 
 
 @pytest.fixture
