@@ -177,3 +177,18 @@ def test_new_table_and_user_notify_reload(stack: StackState, service: Client, db
     with pytest.raises(APIError) as gone:
         service.table("rest_fresh").select("*").execute()
     assert gone.value.code in ("PGRST205", "42P01")
+
+
+@pytest.mark.parametrize("key", ["%(p0)s", "%(p1)s'", "50%", "\\%(p2)s"])
+def test_placeholders_in_json_keys_and_aliases_are_text(stack: StackState, service: Client, tag: str, key: str):
+    """Values are bound on the client: a ``%(name)s`` the request writes into a JSON key or an alias must stay
+    text, never become a place where another filter's value is spliced into the statement."""
+    service.table("rest_probe").insert({"tag": tag, "name": "keyed", "data": {key: "hit"}}).execute()
+    service.table("rest_probe").insert({"tag": tag, "name": "other", "data": {"k": "x') or true --"}}).execute()
+    found = rest(stack, "rest_probe", key=stack.service_role_key,
+                 params=[("select", "name"), (f"data->>{key}", "eq.hit"), ("tag", f"eq.{tag}"),
+                         ("name", "eq.x') or true --")])
+    assert found.status_code == 200 and found.json() == []
+    found = rest(stack, "rest_probe", key=stack.service_role_key,
+                 params=[("select", "name,p%s:n,50%:tag"), (f"data->>{key}", "eq.hit"), ("tag", f"eq.{tag}")])
+    assert found.status_code == 200 and found.json() == [{"name": "keyed", "p%s": None, "50%": tag}]

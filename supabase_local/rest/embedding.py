@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from supabase_local.rest import relationships
+from supabase_local.rest import inline, relationships
 from supabase_local.rest.errors import RestError
 from supabase_local.rest.query import Embed, Query, Selected, SelectItem
 from supabase_local.rest.schema_cache import Relation, SchemaCache
@@ -45,14 +45,14 @@ class _Builder:
         target = self.cache.relations[rel.foreign]
         alias = self.alias()
         source = Source(target.name, target.columns, alias)
-        from_item: sql.Composable = sql.SQL("{} as {}").format(sql.Identifier(*rel.foreign), alias)
+        from_item: sql.Composable = sql.SQL("{} as {}").format(inline.name(*rel.foreign), alias)
         junction_alias = None
         if rel.junction is not None:
             junction_alias = self.alias()
-            joined = sql.SQL(" and ").join(sql.SQL("{}.{} = {}").format(junction_alias, sql.Identifier(jcol),
+            joined = sql.SQL(" and ").join(sql.SQL("{}.{} = {}").format(junction_alias, inline.name(jcol),
                                                                         source.column(col))
                                            for jcol, col in rel.junction.target)
-            from_item = sql.SQL("{} join {} as {} on {}").format(from_item, sql.Identifier(*rel.junction.table),
+            from_item = sql.SQL("{} join {} as {} on {}").format(from_item, inline.name(*rel.junction.table),
                                                                  junction_alias, joined)
         here = (*path, embed.label)
         self.used.add(here)

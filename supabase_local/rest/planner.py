@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from psycopg import sql
 
-from supabase_local.rest import embedding, sqlgen
+from supabase_local.rest import embedding, inline, sqlgen
 from supabase_local.rest.errors import RestError, column_not_found, invalid_body, table_not_found
 from supabase_local.rest.negotiation import Output, Preferences
 from supabase_local.rest.query import Embed, Query, parse_filters
@@ -47,6 +47,14 @@ class Plan:
     void: bool = False
     single: bool = False           # Accept asked for exactly one object
     explain: Statement | None = None  # for count=planned|estimated: the EXPLAIN whose row estimate is used
+
+
+def windowed(query: Query, window: tuple[int, int | None]) -> Query:
+    """The query paged by a ``Range`` header's ``(first, size)``: its offset unless the query has one, and the
+    smaller of the two limits."""
+    first, size = window
+    limit = size if query.limit is None or size is None else min(size, query.limit)
+    return replace(query, offset=query.offset or first, limit=limit if limit is not None else query.limit)
 
 
 def _text(raw: bytes) -> str:
@@ -114,7 +122,7 @@ def _read(cache: SchemaCache, request: Request, relation: Relation) -> Plan:
     query = _filtered(request.query, request.query.params)
     alias = sql.Identifier("_pgrst_t0")
     node = _tree(cache, relation, query, alias,
-                 sql.SQL("{} as {}").format(sql.Identifier(relation.schema, relation.name), alias))
+                 sql.SQL("{} as {}").format(inline.name(relation.schema, relation.name), alias))
     method = request.prefs.count_method
     counted = method in ("exact", "estimated") and _paged(query)
     shape = _shape(request, True)

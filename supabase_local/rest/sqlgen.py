@@ -1,5 +1,6 @@
-"""SQL for each REST operation, composed with ``psycopg.sql``: names come from the schema cache and are
-quoted with ``sql.Identifier``; every client value is a named parameter.
+"""SQL for each REST operation, composed with ``psycopg.sql``: names come from the schema cache or the request
+and are quoted by ``inline.name`` (``sql.Identifier`` that also keeps ``%`` out of the text); every client value
+is a named parameter.
 
 Each statement returns ``(body, count)``: the JSON (or CSV) text PostgREST would send (built by PostgreSQL,
 so rows are never decoded in Python) and the number of rows it holds.
@@ -18,6 +19,7 @@ from enum import Enum
 
 from psycopg import sql
 
+from supabase_local.rest import inline
 from supabase_local.rest.errors import check_text, undefined_column
 from supabase_local.rest.query import IS_VALUES, Condition, Filter, JsonPath, OrderItem, Query, SelectItem
 from supabase_local.rest.relationships import Relationship
@@ -73,10 +75,10 @@ class Source:
         """The qualified column, followed along a JSON path (``->`` / ``->>`` with a key or array index)."""
         if name not in self.columns:
             raise undefined_column(self.label, name)
-        expr: sql.Composable = sql.SQL("{}.{}").format(self.qualifier, sql.Identifier(name))
+        expr: sql.Composable = sql.SQL("{}.{}").format(self.qualifier, inline.name(name))
         for arrow, key in path:
             index = key.removeprefix("-").isdecimal() and key.isascii()
-            step = sql.Literal(int(key)) if index else sql.Literal(check_text(key))
+            step = sql.Literal(int(key)) if index else inline.text(check_text(key))
             expr = sql.SQL("({} {} {})").format(expr, sql.SQL(arrow), step)
         return expr
 
@@ -166,9 +168,9 @@ def _select_item(source: Source, item: SelectItem) -> sql.Composable:
         return sql.SQL("{}.*").format(source.qualifier)
     expr = source.column(item.column, item.path)
     if item.cast:
-        expr = sql.SQL("{}::{}").format(expr, sql.Identifier(item.cast))
+        expr = sql.SQL("{}::{}").format(expr, inline.name(item.cast))
     if item.alias or item.cast or item.path:
-        expr = sql.SQL("{} as {}").format(expr, sql.Identifier(check_text(item.output)))
+        expr = sql.SQL("{} as {}").format(expr, inline.name(check_text(item.output)))
     return expr
 
 
@@ -221,7 +223,7 @@ def _correlation(child: Child, parent: Source) -> list[sql.Composable]:
     rel, here = child.rel, child.node.source
     if rel.junction is not None and child.junction is not None:
         junction = child.junction
-        return [sql.SQL("{}.{} = {}").format(junction, sql.Identifier(jcol), parent.column(col))
+        return [sql.SQL("{}.{} = {}").format(junction, inline.name(jcol), parent.column(col))
                 for jcol, col in rel.junction.source]
     return [sql.SQL("{} = {}").format(here.column(target), parent.column(origin)) for origin, target in rel.columns]
 
@@ -242,11 +244,11 @@ def _child_items(child: Child) -> list[sql.Composable]:
     if child.hidden:
         return []
     if child.spread:
-        return [sql.SQL("{}.{}").format(child.lateral, sql.Identifier(name)) for name in child.outputs]
+        return [sql.SQL("{}.{}").format(child.lateral, inline.name(name)) for name in child.outputs]
     value = sql.SQL("{}.{}").format(child.lateral, VALUE)
     if not child.rel.to_one:
         value = sql.SQL("coalesce({}, '[]')").format(value)
-    return [sql.SQL("{} as {}").format(value, sql.Identifier(check_text(child.label)))]
+    return [sql.SQL("{} as {}").format(value, inline.name(check_text(child.label)))]
 
 
 def rows(node: ReadNode, params: Params, correlation: list[sql.Composable] | None = None, counting: bool = False,
@@ -300,7 +302,7 @@ def nothing(shape: Shape) -> Statement:
 
 
 def relation_source(relation: Relation) -> Source:
-    return Source(relation.name, relation.columns, sql.Identifier(relation.schema, relation.name))
+    return Source(relation.name, relation.columns, inline.name(relation.schema, relation.name))
 
 
 def _returning(relation: Relation, mutation: sql.Composable, returned: ReadNode, shape: Shape, strip_nulls: bool,
@@ -308,7 +310,7 @@ def _returning(relation: Relation, mutation: sql.Composable, returned: ReadNode,
     """The mutation, and the response built from the rows it returned (``returned`` reads them, embeds and all)."""
     if shape is Shape.NONE:
         return mutation
-    target = sql.Identifier(relation.schema, relation.name)
+    target = inline.name(relation.schema, relation.name)
     return sql.SQL("with {} as ({} returning {}.*) select {}, count(*) from ({}) {}").format(
         MUTATED, mutation, target, body(shape, strip_nulls), rows(returned, params), ROWS)
 
@@ -319,7 +321,7 @@ def _values_with_defaults(target: sql.Composable, columns: tuple[str, ...], rows
     lines = []
     for row in rows:
         record = sql.SQL("json_populate_record(null::{}, {}::json)").format(target, params.add(json.dumps(row)))
-        cells = (sql.SQL("({}).{}").format(record, sql.Identifier(c)) if c in row else sql.SQL("default")
+        cells = (sql.SQL("({}).{}").format(record, inline.name(c)) if c in row else sql.SQL("default")
                  for c in columns)
         lines.append(sql.SQL("({})").format(sql.SQL(", ").join(cells)))
     return sql.SQL("values ") + sql.SQL(", ").join(lines)
@@ -332,8 +334,8 @@ def insert(relation: Relation, columns: tuple[str, ...], records: list[dict[str,
     ``missing_default``, ``insert ... values`` with ``default`` for them; plus the upsert clause ``resolution``
     asks for."""
     params = Params()
-    target = sql.Identifier(relation.schema, relation.name)
-    names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    target = inline.name(relation.schema, relation.name)
+    names = sql.SQL(", ").join(inline.name(c) for c in columns)
     recordset = sql.SQL("json_populate_recordset(null::{}, {}::json)").format(target, params.add(rows_json))
     if columns and records and missing_default:
         mutation = sql.SQL("insert into {} ({}) {}").format(target, names,
@@ -344,10 +346,10 @@ def insert(relation: Relation, columns: tuple[str, ...], records: list[dict[str,
         mutation = sql.SQL("insert into {} select from {}").format(target, recordset)
     if resolution is not None:
         conflict = query.on_conflict or relation.primary_key
-        arbiter = sql.SQL(" ({})").format(sql.SQL(", ").join(sql.Identifier(c) for c in conflict)) \
+        arbiter = sql.SQL(" ({})").format(sql.SQL(", ").join(inline.name(c) for c in conflict)) \
             if conflict else sql.SQL("")
         if resolution == "merge" and columns:
-            assignments = sql.SQL(", ").join(sql.SQL("{} = excluded.{}").format(sql.Identifier(c), sql.Identifier(c))
+            assignments = sql.SQL(", ").join(sql.SQL("{} = excluded.{}").format(inline.name(c), inline.name(c))
                                              for c in columns)
             mutation += sql.SQL(" on conflict{} do update set {}").format(arbiter, assignments)
         else:
@@ -362,7 +364,7 @@ def _affected(relation: Relation, query: Query, params: Params) -> sql.Composabl
     filters = where(source, query.conditions, params)
     if query.limit is None and not query.offset and not query.order:
         return filters
-    target = sql.Identifier(relation.schema, relation.name)
+    target = inline.name(relation.schema, relation.name)
     return sql.SQL(" where ctid = any(array(select ctid from {}{}{}{}))").format(
         target, filters, order_by(source, query.order), page(query.limit, query.offset))
 
@@ -371,8 +373,8 @@ def update(relation: Relation, columns: tuple[str, ...], row_json: str, query: Q
            strip_nulls: bool, returned: ReadNode) -> Statement:
     """``update ... set (cols) = (select cols from json_populate_record(...)) where ...``."""
     params = Params()
-    target = sql.Identifier(relation.schema, relation.name)
-    names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    target = inline.name(relation.schema, relation.name)
+    names = sql.SQL(", ").join(inline.name(c) for c in columns)
     filters = _affected(relation, query, params)
     mutation = sql.SQL("update {} set ({}) = (select {} from json_populate_record(null::{}, {}::json)){}").format(
         target, names, names, target, params.add(row_json), filters)
@@ -381,7 +383,7 @@ def update(relation: Relation, columns: tuple[str, ...], row_json: str, query: Q
 
 def delete(relation: Relation, query: Query, shape: Shape, strip_nulls: bool, returned: ReadNode) -> Statement:
     params = Params()
-    target = sql.Identifier(relation.schema, relation.name)
+    target = inline.name(relation.schema, relation.name)
     mutation = sql.SQL("delete from {}{}").format(target, _affected(relation, query, params))
     return Statement(_returning(relation, mutation, returned, shape, strip_nulls, params), params)
 
@@ -391,16 +393,16 @@ def _call(routine: Routine, args: dict[str, object], raw_body: str | None, param
 
     A function of one unnamed json/jsonb parameter gets the whole request body instead.
     """
-    function = sql.Identifier(routine.schema, routine.name)
+    function = inline.name(routine.schema, routine.name)
     if routine.single_json_body:
         return sql.SQL("{}({}::{})").format(function, params.add(raw_body or "{}"), sql.SQL(routine.params[0].type))
     chosen = [p for p in routine.params if p.name in args]
     if not chosen:
         return sql.SQL("{}()").format(function)
-    definition = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(p.name), sql.SQL(p.type)) for p in chosen)
+    definition = sql.SQL(", ").join(sql.SQL("{} {}").format(inline.name(p.name), sql.SQL(p.type)) for p in chosen)
     arguments = sql.SQL(", ").join(
-        sql.SQL("{}{} => {}.{}").format(sql.SQL("variadic " if p.variadic else ""), sql.Identifier(p.name), ARGS,
-                                        sql.Identifier(p.name)) for p in chosen)
+        sql.SQL("{}{} => {}.{}").format(sql.SQL("variadic " if p.variadic else ""), inline.name(p.name), ARGS,
+                                        inline.name(p.name)) for p in chosen)
     record = params.add(json.dumps({p.name: args[p.name] for p in chosen}))
     return sql.SQL("json_to_record({}::json) as {}({}), {}({})").format(record, ARGS, definition, function, arguments)
 
