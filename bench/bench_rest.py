@@ -3,7 +3,7 @@ Debian's ``wrk`` is installed, the gateway's one-row select under 8 keep-alive c
 request of the gateway, PostgreSQL and wrk itself (so a busy load generator shows).
 
 Starts its own stack in a temporary directory and stops it afterwards:
-``python bench/bench_rest.py [--requests N] [--seconds S] [--connections C]``.
+``python bench/bench_rest.py [--requests N] [--seconds S] [--connections C] [--role service_role|anon]``.
 """
 
 from __future__ import annotations
@@ -66,10 +66,11 @@ def run(state: StackState, requests: int) -> list[tuple[str, float, float]]:
     return rows
 
 
-def wrk_select(state: StackState, seconds: float, connections: int) -> dict[str, float]:
-    """wrk's requests per second for ``select=*&id=eq.N`` and the CPU milliseconds per request of each process."""
+def wrk_select(state: StackState, seconds: float, connections: int, role: str = "service_role") -> dict[str, float]:
+    """wrk's requests per second for ``select=*&id=eq.N`` with the key of ``role`` (service_role or anon) and
+    the CPU milliseconds per request of each process."""
     url = f"{state.supabase_url}/rest/v1/bench_rest?select=*&id=eq.5"
-    key = state.service_role_key
+    key = state.anon_key if role == "anon" else state.service_role_key
     gateway, database = psutil.Process(state.services_pid), postmaster(state.pgdata)
     before = cpu_seconds(gateway), cpu_seconds(database, children=True)
     command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds:g}s", url,
@@ -102,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000, help="calls per measurement")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of the wrk run")
     parser.add_argument("--connections", type=int, default=8, help="wrk's keep-alive connections")
+    parser.add_argument("--role", choices=("service_role", "anon"), default="service_role",
+                        help="whose key wrk sends")
     args = parser.parse_args(argv)
     loaded: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-rest-") as directory:
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit("the stack did not record its state")
             results = run(state, args.requests)
             if shutil.which("wrk"):
-                loaded = wrk_select(state, args.seconds, args.connections)
+                loaded = wrk_select(state, args.seconds, args.connections, args.role)
         finally:
             subprocess.run([*cli, "stop"], check=False, capture_output=True, text=True)
     print(f"{'operation':<16} {'supabase-py REST':>18} {'raw psycopg':>13} {'ratio':>7}")
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if not loaded:
         print("(install wrk for the gateway under 8 keep-alive connections: apt-get install -y wrk)")
         return 0
-    print(f"wrk, one-row select, {args.connections} keep-alive connections, {args.seconds:g} s")
+    print(f"wrk, one-row select, {args.role} key, {args.connections} keep-alive connections, {args.seconds:g} s")
     for name, value in loaded.items():
         print(f"  {name:<28} {value:>10,.3f}" if "CPU" in name else f"  {name:<28} {value:>10,.0f}")
     return 0

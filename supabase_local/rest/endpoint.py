@@ -1,41 +1,41 @@
-"""The Starlette endpoints of ``/rest/v1``: read the HTTP request, plan it, run it in one transaction as
-the caller's role, and answer as PostgREST answers."""
+"""The endpoint of ``/rest/v1``: read the HTTP request, plan it (or take the plan kept for its shape), run it in
+one transaction as the caller's role, and answer as PostgREST answers."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import psycopg
 import structlog
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
-from starlette.requests import Request
-from starlette.responses import Response
 
-from supabase_local.rest import negotiation, planner, request_settings
+from supabase_local.rest import negotiation, plan_cache, planner, request_settings
 from supabase_local.rest.auth import Authenticator, Identity
 from supabase_local.rest.catalog import Catalog
-from supabase_local.rest.errors import RestError, from_database, singular
+from supabase_local.rest.errors import RestError, from_database
+from supabase_local.rest.flight import Flight, Literals, Message, Outcome
+from supabase_local.rest.front import Reply, RestRequest
+from supabase_local.rest.plan_cache import PlanCache
 from supabase_local.rest.query import parse_query
 from supabase_local.rest.sqlgen import Shape
 
 log = structlog.get_logger(__name__)
 
-BEGIN = sql.SQL("begin")
 BODY_METHODS = ("POST", "PATCH", "DELETE")
-# count=estimated: the exact count up to this many rows, the planner's estimate beyond (PostgREST docs:
-# Pagination and Count, "Estimated Count"; the threshold is db-max-rows, 1000 on hosted Supabase).
-ESTIMATE_THRESHOLD = 1000
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What the statement produced: the JSON text, the rows it holds, and the total when one was counted."""
+@dataclass(frozen=True, slots=True)
+class Work:
+    """A request made ready to run: who asks, what its headers asked for, the plan and the message that runs it
+    with the statement's parameters, and the role's settings the message applies."""
 
-    body: str | None
-    rows: int
-    total: int | None
+    identity: Identity
+    prefs: negotiation.Preferences
+    output: negotiation.Output
+    plan: planner.Plan
+    message: Message
+    params: dict[str, object]
+    role_settings: dict[str, str] | None
 
 
 class RestEndpoint:
@@ -45,49 +45,57 @@ class RestEndpoint:
         self.pool = pool
         self.catalog = catalog
         self.auth = Authenticator(jwt_secret)
+        self.plans = PlanCache()
+        self.literals = Literals()
 
-    async def relation(self, request: Request) -> Response:
-        """Tables and views: GET/HEAD read, POST insert or upsert, PATCH update, DELETE delete."""
-        return await self._serve(request, rpc=False)
-
-    async def function(self, request: Request) -> Response:
-        """Functions: POST with named JSON arguments, GET/HEAD with query arguments."""
-        return await self._serve(request, rpc=True)
-
-    async def _serve(self, request: Request, rpc: bool) -> Response:
-        head = request.method == "HEAD"
+    async def serve(self, request: RestRequest, name: str, rpc: bool) -> Reply:
+        """Tables and views (``rpc`` false): GET/HEAD read, POST insert or upsert, PATCH update, DELETE delete.
+        Functions: POST with named JSON arguments, GET/HEAD with query arguments."""
         try:
-            identity, planned, plan = await self._plan(request, rpc)
-            outcome = await self._execute(request, identity, plan, planned.prefs)
-            return _respond(plan, planned, outcome)
+            work = await self._plan(request, name, rpc)
+            outcome = await self._execute(request, work)
+            return _respond(work.plan, work.output, outcome)
         except RestError as err:
             if err.status >= 500:
-                log.warning("rest.failed", method=request.method, path=request.url.path, status=err.status,
+                log.warning("rest.failed", method=request.method, path=request.path, status=err.status,
                             code=err.code, message=err.message)
-            return err.response(head)
+            response = err.response(request.method == "HEAD")
+            return response.status_code, response.raw_headers, bytes(response.body)
 
-    async def _plan(self, request: Request, rpc: bool) -> tuple[Identity, planner.Request, planner.Plan]:
+    async def _plan(self, request: RestRequest, name: str, rpc: bool) -> Work:
         headers = request.headers
-        params = request.query_params
-        schema = negotiation.schema(headers, request.method, self.catalog.schemas)
-        identity = self.auth.authenticate(headers.get("apikey") or params.get("apikey"), headers.get("authorization"))
-        query = parse_query([(key, value) for key, value in params.multi_items() if key != "apikey"])
+        method = request.method
+        schema = negotiation.schema(headers, method, self.catalog.schemas)
+        identity = self.auth.authenticate(headers.get("apikey") or request.param("apikey"),
+                                          headers.get("authorization"))
+        pairs = [(key, value) for key, value in request.pairs if key != "apikey"]
+        found = None
+        if method in plan_cache.CACHED_METHODS:
+            found = plan_cache.shape(method, schema, name, rpc, identity.role, pairs, headers.getlist("prefer"),
+                                     headers.getlist("accept"), headers.get("range"))
+            kept = self.plans.get(self.catalog.cache, found.key)
+            if kept is not None:
+                plan, params = kept.plan_for(found.values)
+                return Work(identity, kept.prefs, kept.output, plan, kept.message, params, kept.role_settings)
+        query = parse_query(pairs)
         window = negotiation.header_range(headers)
         if window is not None:
-            first, size = window
-            limit = size if query.limit is None or size is None else min(size, query.limit)
-            query = replace(query, offset=query.offset or first, limit=limit if limit is not None else query.limit)
-        body = await request.body() if request.method in BODY_METHODS else b""
-        planned = planner.Request(request.method, schema, request.path_params["name"], rpc, query,
-                                  negotiation.preferences(headers), negotiation.output(headers), body)
-        plan = await self.catalog.with_cache(lambda cache: planner.plan(cache, planned))
-        return identity, planned, plan
+            query = planner.windowed(query, window)
+        body = await request.body() if method in BODY_METHODS else b""
+        planned = planner.Request(method, schema, name, rpc, query, negotiation.preferences(headers),
+                                  negotiation.output(headers), body)
+        cache, plan = await self.catalog.with_cache(lambda cache: (cache, planner.plan(cache, planned)))
+        current = self.catalog.cache
+        role_settings = current.role_settings.get(identity.role)
+        message = Message.compose(request_settings.statement(role_settings), plan)
+        if found is not None and cache is current and not self.plans.known(found.key):
+            self.plans.offer(cache, planned, plan, message, role_settings, found, window)
+        return Work(identity, planned.prefs, planned.output, plan, message, plan.statement.params, role_settings)
 
-    async def _execute(self, request: Request, identity: Identity, plan: planner.Plan,
-                       prefs: negotiation.Preferences) -> Outcome:
-        settings, params = request_settings.for_request(
-            request, identity, plan.read_only, self.catalog.cache.role_settings.get(identity.role, {}))
-        flight = Flight(settings, params | plan.statement.params, plan)
+    async def _execute(self, request: RestRequest, work: Work) -> Outcome:
+        settings = request_settings.values(request, work.identity, work.plan.read_only, work.role_settings)
+        flight = Flight(work.message, settings | work.params, work.plan, self.literals)
+        identity, prefs = work.identity, work.prefs
         for attempt in (1, 2):
             used: psycopg.AsyncConnection | None = None
             try:
@@ -107,89 +115,6 @@ class RestEndpoint:
         raise AssertionError("unreachable")
 
 
-class Flight:
-    """One request's statements, sent in as few round trips as its guarantees allow.
-
-    The request settings and the statement travel as one simple-query message with the values bound (and
-    quoted) by psycopg on the client. A read-only plan runs in the implicit transaction of that one message:
-    one round trip. A plan that writes, or that needs a second statement (the planned count), opens an explicit
-    transaction in the same message and commits in a second one, so a connection lost before COMMIT was sent
-    committed nothing.
-    """
-
-    def __init__(self, settings: sql.Composable, params: dict[str, object], plan: planner.Plan) -> None:
-        self.plan = plan
-        self.params = params
-        self.explicit = not plan.read_only or plan.explain is not None
-        parts = [BEGIN, settings, plan.statement.query] if self.explicit else [settings, plan.statement.query]
-        # Rendered here without a connection: identifiers are quoted in Python instead of one libpq call each,
-        # the same bytes at a fraction of the cost (the server's quoting rules are the standard ones).
-        self.query = sql.SQL(";").join(parts).as_bytes(None)
-        self.committing = False
-
-    async def run(self, conn: psycopg.AsyncConnection, prefs: negotiation.Preferences) -> Outcome:
-        """The plan's outcome; a RestError raised here rolls the explicit transaction back."""
-        try:
-            cursor = psycopg.AsyncClientCursor(conn)
-            try:
-                await cursor.execute(self.query, self.params)
-            except psycopg.Error as err:
-                if not request_settings.lost(err):
-                    raise
-                # Nothing ran yet (the settings come before the statement): prepare them again and go on.
-                if self.explicit:
-                    await conn.rollback()
-                await request_settings.prepare(conn)
-                await cursor.execute(self.query, self.params)
-            for _ in range(2 if self.explicit else 1):  # past BEGIN and the settings row
-                cursor.nextset()
-            outcome = await _outcome(conn, cursor, self.plan, prefs)
-            if self.explicit:
-                self.committing = True
-                await conn.execute(b"commit")
-            return outcome
-        except BaseException:
-            if self.explicit and not self.committing and not conn.broken:
-                await conn.rollback()
-            raise
-
-
-async def _outcome(conn: psycopg.AsyncConnection, cursor: psycopg.AsyncClientCursor, plan: planner.Plan,
-                   prefs: negotiation.Preferences) -> Outcome:
-    """Read the statement's result and check it against what the request demanded."""
-    row = await cursor.fetchone() if cursor.description is not None else None
-    if row is not None:
-        body, rows = row[0], int(row[1])
-    else:
-        body, rows = None, max(cursor.rowcount, 0)
-    total = None
-    if plan.counted:
-        total = int(row[2]) if row is not None else 0
-    elif prefs.count:
-        total = rows
-    if plan.explain is not None:
-        planned = await _planned_rows(conn, plan.explain)
-        if prefs.count_method == "planned" or (total is not None and total > ESTIMATE_THRESHOLD):
-            total = planned if prefs.count_method == "planned" else max(total or 0, planned)
-    if plan.single and rows != 1:
-        raise singular(rows)
-    if prefs.strict and prefs.max_affected is not None and plan.kind in ("update", "delete") \
-            and rows > prefs.max_affected:
-        raise RestError(400, "PGRST124", "Query result exceeds max-affected preference constraint",
-                        f"The query affects {rows} rows")
-    return Outcome(body, rows, total)
-
-
-async def _planned_rows(conn: psycopg.AsyncConnection, explain: planner.Statement) -> int:
-    """The top plan node's row estimate (PostgREST's planned count)."""
-    cursor = await conn.execute(explain.query, explain.params)
-    row = await cursor.fetchone()
-    document = row[0] if row is not None else None
-    if isinstance(document, str):
-        document = json.loads(document)
-    return int(document[0]["Plan"]["Plan Rows"]) if document else 0
-
-
 def _content_range(plan: planner.Plan, outcome: Outcome) -> str:
     total = "*" if outcome.total is None else str(outcome.total)
     if plan.kind == "insert" or outcome.rows == 0:
@@ -197,19 +122,22 @@ def _content_range(plan: planner.Plan, outcome: Outcome) -> str:
     return f"{plan.offset}-{plan.offset + outcome.rows - 1}/{total}"
 
 
-def _respond(plan: planner.Plan, request: planner.Request, outcome: Outcome) -> Response:
-    """PostgREST's status, headers and body for a successful plan."""
+def _respond(plan: planner.Plan, output: negotiation.Output, outcome: Outcome) -> Reply:
+    """PostgREST's status, headers and body for a successful plan, with the headers Starlette's ``Response``
+    gave them (``content-length`` unless the status is 204, then ``content-type``)."""
     if plan.void:
-        return Response(status_code=204)
-    headers = {"Content-Range": _content_range(plan, outcome)}
-    media_type = request.output.media_type
+        return 204, [], b""
+    headers = [(b"content-range", _content_range(plan, outcome).encode("latin-1"))]
     if plan.kind == "insert":
         status = 201
     elif plan.kind in ("update", "delete"):
         status = 200 if plan.shape is not Shape.NONE else 204
     else:
         status = 206 if outcome.total is not None and outcome.rows < outcome.total else 200
-    if plan.shape is Shape.NONE:
-        return Response(b"", status_code=status, headers=headers, media_type=None if status == 204 else media_type)
-    text = outcome.body if outcome.body is not None else "null"
-    return Response(text.encode(), status_code=status, headers=headers, media_type=media_type)
+    body = b""
+    if plan.shape is not Shape.NONE:
+        body = outcome.body.encode() if outcome.body is not None else b"null"
+    if status != 204:
+        headers.append((b"content-length", str(len(body)).encode("latin-1")))
+        headers.append((b"content-type", output.media_type.encode("latin-1")))
+    return status, headers, body

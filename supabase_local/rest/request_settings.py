@@ -8,13 +8,11 @@ them, then the request's.
 
 from __future__ import annotations
 
-import json
-
 import psycopg
 from psycopg import sql
-from starlette.requests import Request
 
 from supabase_local.rest.auth import Identity
+from supabase_local.rest.front import RestRequest
 
 # The request's values, in the order of the prepared statements' text parameters.
 NAMES = ("read_only", "role", "claims", "sub", "method", "path", "headers", "cookies")
@@ -59,21 +57,26 @@ def lost(err: psycopg.Error) -> bool:
     return isinstance(err, psycopg.errors.InvalidSqlStatementName) and "rest_" in message and "settings" in message
 
 
-def for_request(request: Request, identity: Identity, read_only: bool,
-                role_settings: dict[str, str]) -> tuple[sql.Composed, dict[str, object]]:
-    """The ``execute`` of the settings statement and its values for one request."""
+def statement(role_settings: dict[str, str] | None) -> sql.Composed:
+    """The ``execute`` of the settings statement for a role with (or without) settings of its own."""
+    return EXECUTE_WITH_ROLE if role_settings else EXECUTE
+
+
+def values(request: RestRequest, identity: Identity, read_only: bool,
+           role_settings: dict[str, str] | None) -> dict[str, object]:
+    """The values of the settings statement for one request."""
     sub = identity.claims.get("sub")
-    values: dict[str, object] = {
+    found: dict[str, object] = {
         "read_only": "on" if read_only else "off",
         "role": identity.role,
         "claims": identity.claims_json,
         "sub": sub if isinstance(sub, str) else "",
         "method": request.method,
-        "path": request.url.path,
-        "headers": json.dumps({key.lower(): value for key, value in request.headers.items()}),
-        "cookies": json.dumps(dict(request.cookies)),
+        "path": request.path,
+        "headers": request.headers_json(),
+        "cookies": request.cookies_json(),
     }
-    if not role_settings:
-        return EXECUTE, values
-    values |= {"role_setting_names": list(role_settings), "role_setting_values": list(role_settings.values())}
-    return EXECUTE_WITH_ROLE, values
+    if role_settings:
+        found["role_setting_names"] = list(role_settings)
+        found["role_setting_values"] = list(role_settings.values())
+    return found

@@ -6,16 +6,17 @@ from __future__ import annotations
 import structlog
 from psycopg_pool import AsyncConnectionPool
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from supabase_local.rest import request_settings
 from supabase_local.rest.catalog import Catalog
 from supabase_local.rest.endpoint import RestEndpoint
+from supabase_local.rest.front import METHODS, RestFront, RestRoute
 from supabase_local.state import StackState
 
 log = structlog.get_logger(__name__)
 
 EXPOSED_SCHEMAS = ("public", "pgmq_public")
-METHODS = ["GET", "HEAD", "POST", "PATCH", "DELETE", "PUT"]
 POOL_MIN, POOL_MAX = 2, 10
 # Connections prepare the request settings once (request_settings.prepare) and run everything else through the
 # simple protocol; psycopg's own automatic preparing stays off, since it answers a ROLLBACK with DEALLOCATE ALL.
@@ -35,11 +36,16 @@ class RestService:
         self.endpoint = RestEndpoint(self.pool, self.catalog, state.jwt_secret)
 
     def routes(self) -> list[BaseRoute]:
-        """``/rest/v1/rpc/<function>`` and ``/rest/v1/<relation>``."""
+        """``/rest/v1/rpc/<function>`` and ``/rest/v1/<relation>`` (``front`` serves them first; the routes give
+        Starlette's 404 and 405 to paths and methods they do not match)."""
         return [
-            Route("/rest/v1/rpc/{name}", self.endpoint.function, methods=METHODS),
-            Route("/rest/v1/{name}", self.endpoint.relation, methods=METHODS),
+            Route("/rest/v1/rpc/{name}", RestRoute(self.endpoint.serve, rpc=True), methods=list(METHODS)),
+            Route("/rest/v1/{name}", RestRoute(self.endpoint.serve, rpc=False), methods=list(METHODS)),
         ]
+
+    def front(self, app: ASGIApp) -> ASGIApp:
+        """``app`` behind the REST front, which serves ``/rest/v1`` requests before Starlette's stack."""
+        return RestFront(app, self.endpoint.serve)
 
     async def start(self) -> None:
         """Open the pool and load the schema cache before the gateway takes requests."""
