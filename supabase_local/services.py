@@ -66,6 +66,9 @@ async def serve(state: StackState) -> None:
             log.info("service.started", service=svc.name)
         config = uvicorn.Config(build_gateway(services), host=state.host, port=state.gateway_port,
                                 log_level="warning", lifespan="off", ws_max_size=16 * 1024 * 1024,
+                                # hosted Realtime (Phoenix) does not compress frames; deflating each one cost
+                                # the gateway and every client CPU for nothing
+                                ws_per_message_deflate=False,
                                 http="httptools", proxy_headers=False)  # the gateway is the edge itself
         server = uvicorn.Server(config)
         loop = asyncio.get_running_loop()

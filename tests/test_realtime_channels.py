@@ -179,3 +179,10 @@ async def test_vsn_2_arrays_and_binary_broadcasts(stack: StackState, db: psycopg
             await second.send(struct.pack("!7B", 3, *map(len, fields), 1) + b"".join(fields) + b'{"n":1}')
             frame = await asyncio.wait_for(first.recv(), DEADLINE_SECONDS)
             assert isinstance(frame, bytes) and frame[0] == 4 and frame.endswith(b'{"n":1}')
+
+
+async def test_frames_are_not_compressed_as_on_hosted_realtime(stack: StackState) -> None:
+    """The Python client offers permessage-deflate; hosted Realtime (Phoenix, ``compress: false``) declines it."""
+    async with websockets.connect(ws_url(stack)) as ws:
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        assert ws.request.headers.get("Sec-WebSocket-Extensions", "").startswith("permessage-deflate")
