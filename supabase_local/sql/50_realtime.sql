@@ -35,23 +35,53 @@ create table if not exists realtime.watched_tables (
   primary key (schema_name, table_name)
 );
 
+-- The trigger's arguments say what of the old row a change keeps, as the WAL would hold it: `full` (replica
+-- identity full: the whole row) or `key` followed by the primary key's columns (the old key only).
 create or replace function realtime.capture_change() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
   tx xid8;
+  old_row jsonb;
 begin
   if not exists (select from realtime.watched_tables w
                  where w.schema_name in (tg_table_schema, '*') and w.table_name in (tg_table_name, '*')) then
     return null;
   end if;
   tx := pg_catalog.pg_current_xact_id();
+  if tg_op <> 'INSERT' then
+    old_row := pg_catalog.to_jsonb(old);
+    if tg_nargs > 0 and tg_argv[0] = 'key' then
+      old_row := (select pg_catalog.jsonb_object_agg(k.name, old_row -> k.name)
+                  from pg_catalog.unnest(tg_argv[1:tg_nargs - 1]) as k(name));
+    end if;
+  end if;
   insert into realtime.change_log (xid, schema_name, table_name, op, record, old_record)
   values (tx, tg_table_schema, tg_table_name, tg_op,
-          case when tg_op <> 'DELETE' then pg_catalog.to_jsonb(new) end,
-          case when tg_op <> 'INSERT' then pg_catalog.to_jsonb(old) end);
+          case when tg_op <> 'DELETE' then pg_catalog.to_jsonb(new) end, old_row);
   perform pg_catalog.pg_notify('realtime_changes', tx::text);
   return null;
 end
+$$;
+
+-- What `capture_change` is given for a table: `{full}` or `{key, <primary key columns>}`.
+create or replace function realtime.capture_arguments(rel oid) returns text[]
+language sql stable set search_path = '' as $$
+  select case when c.relreplident = 'f' then array['full']
+              else array['key'] || coalesce(
+                (select pg_catalog.array_agg(a.attname::text
+                                             order by pg_catalog.array_position(i.indkey::int2[], a.attnum))
+                 from pg_catalog.pg_index i
+                 join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+                 where i.indrelid = c.oid and i.indisprimary), '{}') end
+  from pg_catalog.pg_class c where c.oid = rel
+$$;
+
+-- A trigger's arguments as pg_trigger.tgargs stores them: each followed by a zero byte.
+create or replace function realtime.stored_arguments(arguments text[]) returns bytea
+language sql immutable set search_path = '' as $$
+  select coalesce(pg_catalog.string_agg(pg_catalog.convert_to(a, 'UTF8') || '\x00'::bytea, ''::bytea order by o),
+                  ''::bytea)
+  from pg_catalog.unnest(arguments) with ordinality as u(a, o)
 $$;
 
 create or replace function realtime.sync_publication_triggers() returns void
@@ -59,17 +89,26 @@ language plpgsql security definer set search_path = '' as $$
 declare
   target record;
 begin
+  -- Published tables without the trigger, or with arguments their replica identity or key no longer match.
   for target in
-    select c.oid::regclass as rel
+    select c.oid::regclass as rel, realtime.capture_arguments(c.oid) as arguments,
+           exists (select from pg_catalog.pg_trigger t
+                   where t.tgrelid = c.oid and t.tgname = 'realtime_capture') as present
     from pg_catalog.pg_publication_tables pt
     join pg_catalog.pg_namespace n on n.nspname = pt.schemaname
     join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = pt.tablename
     where pt.pubname = 'supabase_realtime' and c.relkind in ('r', 'p')
       and not exists (select from pg_catalog.pg_trigger t
-                      where t.tgrelid = c.oid and t.tgname = 'realtime_capture')
+                      where t.tgrelid = c.oid and t.tgname = 'realtime_capture'
+                        and t.tgargs = realtime.stored_arguments(realtime.capture_arguments(c.oid)))
   loop
+    if target.present then
+      execute pg_catalog.format('drop trigger realtime_capture on %s', target.rel);
+    end if;
     execute pg_catalog.format('create trigger realtime_capture after insert or update or delete on %s '
-                              'for each row execute function realtime.capture_change()', target.rel);
+                              'for each row execute function realtime.capture_change(%s)', target.rel,
+                              (select pg_catalog.string_agg(pg_catalog.quote_literal(a), ', ')
+                               from pg_catalog.unnest(target.arguments) as a));
   end loop;
   for target in
     select t.tgrelid::regclass as rel
