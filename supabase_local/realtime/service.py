@@ -60,7 +60,6 @@ class RealtimeService:
         await self._pool.open(wait=True, timeout=START_DEADLINE_SECONDS)
         await self._role_pool.open(wait=True, timeout=START_DEADLINE_SECONDS)
         dropped = await self.feed.purge()
-        await self.hub.watchlist.reset()
         self._tasks = [asyncio.create_task(self.feed.listen(), name="realtime-listen"),
                        asyncio.create_task(self.feed.process(), name="realtime-process")]
         await asyncio.wait_for(self.feed.connected.wait(), START_DEADLINE_SECONDS)

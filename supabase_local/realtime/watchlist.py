@@ -48,8 +48,8 @@ class Watchlist:
         self._background: set[asyncio.Task[None]] = set()
 
     async def reset(self) -> None:
-        """Make the table list exactly what this gateway's clients watch (at start: nothing; after a lost
-        connection: the counts as they are)."""
+        """Make the table list exactly what this gateway's clients watch; the change feed calls it whenever its
+        listener (re)connects, so rows left by a gateway that died are gone once the first listen succeeds."""
         async with self._lock, self._pool.connection() as conn, conn.transaction():
             await conn.execute(UNLIST_ALL)
             await self._write(conn, list(self._counts))
@@ -82,8 +82,9 @@ class Watchlist:
 
     async def _write(self, conn: psycopg.AsyncConnection, patterns: list[Pattern]) -> None:
         """List the watched ones of ``patterns`` and unlist the rest, by the counts at this moment."""
-        watched = [each for each in dict.fromkeys(patterns) if self._counts[each] > 0]
-        unwatched = [each for each in dict.fromkeys(patterns) if self._counts[each] <= 0]
+        distinct = list(dict.fromkeys(patterns))
+        watched = [each for each in distinct if self._counts[each] > 0]
+        unwatched = [each for each in distinct if self._counts[each] <= 0]
         for each in unwatched:
             del self._counts[each]
         for statement, chosen in ((LIST, watched), (UNLIST, unwatched)):
