@@ -10,7 +10,8 @@ from supabase_local.state import StackState
 
 
 class Service(Protocol):
-    """One part of the stack. ``start`` returns when it is ready; ``stop`` releases everything it holds."""
+    """One part of the stack. ``start`` returns when it is ready; ``stop`` releases everything it holds. A service
+    may also have ``front(app) -> app``, which the gateway wraps around the Starlette app (``build_gateway``)."""
 
     name: str
 
