@@ -183,7 +183,7 @@ def test_roles_do_not_share_what_they_see(stack: StackState, items: str):
     for _ in range(3):
         for key, seen in ((stack.anon_key, [1, 3]), (stack.service_role_key, [1, 2, 3])):
             response = httpx.get(items, params={"select": "id", "id": "gte.1", "order": "id"}, headers=keyed(key))
-            assert [row["id"] for row in response.json()] == seen
+            assert [row["id"] for row in response.json()] == seen, response.text
 
 
 def test_a_kept_plan_is_not_reused_after_ddl(stack: StackState, items: str, db: psycopg.Connection):

@@ -58,14 +58,17 @@ class Catalog:
         return True
 
     async def with_cache(self, make: Callable[[SchemaCache], T]) -> T:
-        """``make(cache)``, tried again on a fresh cache when it failed on a name the cache may not know yet
-        (one the listener swapped in meanwhile, or one loaded now because the DDL count moved)."""
-        cache = self.cache
-        try:
-            return make(cache)
-        except RestError as err:
-            if err.code not in MISS_CODES or (self.cache is cache and not await self.refresh_if_stale()):
-                raise
+        """``make(cache)``, tried again when it failed on a name the cache may not know yet: first on the cache the
+        listener swapped in meanwhile, if any (no query), then, since that one too may predate the DDL that made
+        the name, on one loaded now if the DDL count moved."""
+        tried = self.cache
+        if (made := _unless_missing(make, tried)) is not None:
+            return made[0]
+        if self.cache is not tried:
+            tried = self.cache
+            if (made := _unless_missing(make, tried)) is not None:
+                return made[0]
+        await self.refresh_if_stale()
         return make(self.cache)
 
     async def start(self) -> None:
@@ -105,3 +108,13 @@ class Catalog:
                 failures += 1
                 log.warning("rest.listener.reconnecting", error=str(err), retry_in_s=delay)
                 await asyncio.sleep(delay)
+
+
+def _unless_missing(make: Callable[[SchemaCache], T], cache: SchemaCache) -> tuple[T] | None:
+    """``(make(cache),)``, or None when it failed on a name ``cache`` may not know yet."""
+    try:
+        return (make(cache),)
+    except RestError as err:
+        if err.code not in MISS_CODES:
+            raise
+        return None
