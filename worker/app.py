@@ -105,7 +105,7 @@ class Worker:
         if runner is None or not runner.accepting:
             return JSONResponse({"status": "stopping", **process}, status_code=503)
         return JSONResponse({"status": "ok", **process, "running": runner.running,
-                             "in_flight": runner.in_flight,
+                             "in_flight": runner.in_flight, "waiting_for_slot": runner.waiting_for_slot,
                              "concurrency": self.config.concurrency, "totals": runner.runs.totals})
 
     async def runs(self, request: Request) -> JSONResponse:

@@ -26,7 +26,7 @@ from worker.config import WorkerConfig
 from worker.progress import ProgressReporter
 from worker.rpc import Rpc
 from worker.runs import Run, RunLog, now_iso
-from worker.slots import PrioritySlots
+from worker.slots import PrioritySlots, SlotHold
 from worker.tasks import PayloadInvalid, TaskContext, TaskRegistry, TaskResult, default_registry
 
 log = structlog.get_logger(__name__)
@@ -105,6 +105,11 @@ class Runner:
         """Jobs whose task is executing now."""
         return len(self._executions)
 
+    @property
+    def waiting_for_slot(self) -> int:
+        """Deliveries (and a pull) waiting for a free slot: the backlog a busy worker holds."""
+        return self._slots.waiting
+
     def submit(self, delivery: Delivery) -> str:
         """Take a delivery for background processing: ``accepted``, ``duplicate``, ``busy`` or ``stopping``.
 
@@ -127,15 +132,16 @@ class Runner:
     async def pull_one(self) -> bool:
         """Claim the best visible job with ``get_next_job`` once a slot is free; False when none is waiting."""
         await self._slots.acquire(PULL_PRIORITY)
+        hold = SlotHold(self._slots)
         try:
             rows = await self._rpc("get_next_job", {"lease_seconds": self._config.lease_seconds})
         except BaseException:
-            self._slots.release()
+            hold.release()
             raise
         if not rows:
-            self._slots.release()
+            hold.release()
             return False
-        self._spawn(str(rows[0]["job_id"]), self._run_pulled(rows[0]))
+        self._spawn(str(rows[0]["job_id"]), self._run_pulled(rows[0], hold))
         return True
 
     def request_cancel(self, job_id: str) -> bool:
@@ -202,7 +208,7 @@ class Runner:
     async def _process(self, delivery: Delivery) -> None:
         if delivery.run_after is not None:
             await asyncio.sleep(max(0.0, delivery.run_after - time.time()) + DUE_MARGIN_SECONDS)
-        async with self._slots.slot(delivery.priority):
+        async with self._slots.slot(delivery.priority) as hold:
             if not self.accepting:
                 log.info("delivery.left_queued", job_id=delivery.job_id, reason="shutting down")
                 return
@@ -215,22 +221,29 @@ class Runner:
                 log.info("job.skipped", job_id=delivery.job_id, msg_id=delivery.msg_id,
                          reason="leased by another delivery, cancelled or already finished")
                 return
-            await self._execute(ClaimedJob.from_row(row), "webhook", delivery.received_at)
+            await self._execute(ClaimedJob.from_row(row), "webhook", delivery.received_at, hold)
 
-    async def _run_pulled(self, row: dict[str, Any]) -> None:
+    async def _run_pulled(self, row: dict[str, Any], hold: SlotHold) -> None:
         try:
-            await self._execute(ClaimedJob.from_row(row), "pull", now_iso())
+            await self._execute(ClaimedJob.from_row(row), "pull", now_iso(), hold)
         finally:
-            self._slots.release()
+            hold.release()
 
-    async def _execute(self, job: ClaimedJob, source: str, received_at: str) -> None:
+    async def _execute(self, job: ClaimedJob, source: str, received_at: str, hold: SlotHold) -> None:
+        """Run the job's task in its slot, then report the outcome. The slot is freed when the task is over, not
+        when the report is written: concurrency bounds tasks running, and a busy worker's reports wait for the
+        next batched flush, where they would keep other deliveries from starting. The lease is kept until the
+        report is written."""
         run = self.runs.start(job.job_id, job.task_name, job.msg_id, job.attempt, source, received_at, job.job_type)
         log.info("job.processing", job_id=job.job_id, job_type=job.job_type, task_name=job.task_name,
                  attempt=job.attempt, source=source)
         progress = ProgressReporter(self._rpc, job.job_id, self._config.progress_interval_seconds)
         keeper = asyncio.create_task(self._keep_lease(job.job_id))
         try:
-            result = await self._run_task(job, progress)
+            try:
+                result = await self._run_task(job, progress)
+            finally:
+                hold.release()
         except asyncio.CancelledError:
             self.runs.finish(run, "released")
             log.warning("job.released", job_id=job.job_id, attempt=job.attempt,

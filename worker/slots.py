@@ -13,6 +13,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 
+class SlotHold:
+    """One slot taken from ``PrioritySlots``: ``release()`` gives it back once, however often it is called, so a
+    job can free its slot as soon as its task is over and the block that took it can still release on the way
+    out."""
+
+    def __init__(self, slots: PrioritySlots) -> None:
+        self._slots = slots
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._slots.release()
+
+
 class PrioritySlots:
     """``size`` slots; ``acquire(priority)`` waits for one, higher priorities first."""
 
@@ -52,10 +67,11 @@ class PrioritySlots:
         self._free += 1
 
     @asynccontextmanager
-    async def slot(self, priority: float = 0) -> AsyncIterator[None]:
-        """``async with slots.slot(priority):`` holds one slot for the block."""
+    async def slot(self, priority: float = 0) -> AsyncIterator[SlotHold]:
+        """``async with slots.slot(priority) as hold:`` holds one slot for the block, or until ``hold.release()``."""
         await self.acquire(priority)
+        hold = SlotHold(self)
         try:
-            yield
+            yield hold
         finally:
-            self.release()
+            hold.release()
