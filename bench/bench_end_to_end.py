@@ -62,6 +62,7 @@ class Column:
     jobs: int
     cpu: dict[str, float]
     events: dict[str, int] | None = None  # what the live table's subscriber received, when one watched
+    behind: float | None = None  # seconds from the last submit to the last completion: does the consumer keep pace?
 
     def per_job_ms(self, name: str) -> float | None:
         return self.cpu[name] * 1000 / self.jobs if name in self.cpu else None
@@ -96,9 +97,10 @@ def ours(db: psycopg.Connection, meter: CpuMeter, jobs: int, prefix: str = "thro
     spent = submitter.stop()
     wait_for(lambda: completed(db, job_ids) == jobs, f"{jobs} completions", every=POLL_SECONDS)
     cpu = meter.stop() | spent
-    first, last = db.execute("select min(created_at), max(completed_at) from public.job_results "
-                             "where job_id = any(%s::uuid[])", (job_ids,)).fetchone()
-    return Column(jobs / (last - first).total_seconds(), jobs, cpu)
+    first, last, last_submit = db.execute("select min(created_at), max(completed_at), max(created_at) "
+                                          "from public.job_results where job_id = any(%s::uuid[])",
+                                          (job_ids,)).fetchone()
+    return Column(jobs / (last - first).total_seconds(), jobs, cpu, behind=(last - last_submit).total_seconds())
 
 
 def ours_watched(db: psycopg.Connection, settings: Settings, meter: CpuMeter, jobs: int) -> Column:
@@ -178,6 +180,7 @@ def pgqueuer(db: psycopg.Connection, db_url: str, pg: psutil.Process, jobs: int,
             submitter.start()
             began = time.time()
             asyncio.run(enqueue_pgqueuer(db_url, jobs))
+            enqueued = time.time()
             spent = submitter.stop()
             wait_for(lambda: db.execute(done).fetchone()[0] >= jobs, f"{jobs} PgQueuer jobs", every=POLL_SECONDS)
             cpu = meter.stop() | spent
@@ -189,7 +192,7 @@ def pgqueuer(db: psycopg.Connection, db_url: str, pg: psutil.Process, jobs: int,
         except subprocess.TimeoutExpired:
             consumer.kill()
             consumer.wait()
-    return Column(jobs / (last.timestamp() - began), jobs, cpu)
+    return Column(jobs / (last.timestamp() - began), jobs, cpu, behind=last.timestamp() - enqueued)
 
 
 def latencies(db: psycopg.Connection, worker: WorkerProcess, jobs: int) -> tuple[list[float], list[float]]:
@@ -218,6 +221,8 @@ def print_table(columns: dict[str, Column], processes: list[str]) -> None:
     width = 40
     print(f"{'no-op jobs, same stack and database':<{width}}" + "".join(f"{name:>14}" for name in columns))
     print(f"{'jobs/s':<{width}}" + "".join(f"{_cell(col.rate, 0):>14}" for col in columns.values()))
+    print(f"{'last done after the last submit, ms':<{width}}"
+          + "".join(f"{_cell(None if col.behind is None else col.behind * 1000, 0):>14}" for col in columns.values()))
     for name in processes:
         print(f"{'CPU ms/job, ' + name:<{width}}"
               + "".join(f"{_cell(col.per_job_ms(name), 2):>14}" for col in columns.values()))
@@ -327,7 +332,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for name, value in list(figures.items())[5:]:
         print(f"{name:<48}{value:>8.1f}")
     print("(worker row: our worker, nothing for raw PGMQ, the PgQueuer consumer; submitter: the client enqueuing;"
-          " ours, watched: ours while the notebook's live table subscribes to every change of job_results)")
+          " ours, watched: ours while the notebook's live table subscribes to every change of job_results;"
+          " last done after the last submit: near 0 when the consumer keeps pace, so the submitter sets the rate)")
     return figures
 
 
