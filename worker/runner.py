@@ -1,4 +1,5 @@
-"""Runs deliveries in the background: claim the lease, run the job's task, report the outcome, all under a bound.
+"""Runs deliveries in the background: claim the lease and run the job's task in one of a bounded number of
+slots, then report the outcome.
 
 Delivery is at least once; the database makes the effect exactly once (``mark_job_processing`` refuses a
 second claim, ``mark_job_completed`` is terminal). The runner adds what only a process can: a concurrency
