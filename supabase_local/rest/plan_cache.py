@@ -98,6 +98,11 @@ class Shape:
         self.wildcards = wildcards
 
 
+def _bound(key: str, value: str) -> re.Match[str] | None:
+    """The split of a simple filter's value (prefix, operator, value), or None when the pair is kept whole."""
+    return None if key in RESERVED else _BOUND.fullmatch(value)
+
+
 def shape(method: str, schema: str, name: str, rpc: bool, role: str, pairs: list[tuple[str, str]],
           prefer: list[str], accept: list[str], window: str | None) -> Shape:
     """The shape of a read: ``pairs`` are the query parameters (without ``apikey``), ``prefer`` and ``accept``
@@ -106,7 +111,7 @@ def shape(method: str, schema: str, name: str, rpc: bool, role: str, pairs: list
     values: list[str] = []
     wildcards: list[bool] = []
     for key, value in pairs:
-        bound = None if key in RESERVED else _BOUND.fullmatch(value)
+        bound = _bound(key, value)
         if bound is None:
             items.append((key, value))
             continue
@@ -125,9 +130,10 @@ def _stand_ins(count: int) -> list[str]:
 def _binding(real: Statement, probe: Statement, values: list[str], wildcards: list[bool],
              stand_ins: list[str]) -> Binding | None:
     """The binding that turns ``probe``'s stand-ins into a request's values, when ``real`` proves it."""
-    if real.query.as_bytes(None) != probe.query.as_bytes(None) or real.params.keys() != probe.params.keys():
+    rendered = probe.query.as_bytes(None)
+    if real.query.as_bytes(None) != rendered or real.params.keys() != probe.params.keys():
         return None
-    text = probe.query.as_bytes(None).decode()
+    text = rendered.decode()
     if any(stand_in in text for stand_in in stand_ins):
         return None
     index_of = {stand_in: index for index, stand_in in enumerate(stand_ins)}
@@ -211,7 +217,7 @@ class PlanCache:
         pairs: list[tuple[str, str]] = []
         values = iter(stand_ins)
         for key, value in found.pairs:
-            bound = None if key in RESERVED else _BOUND.fullmatch(value)
+            bound = _bound(key, value)
             pairs.append((key, value) if bound is None else (key, bound.group(1) + next(values)))
         try:
             query = parse_query(pairs)
