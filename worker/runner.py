@@ -132,8 +132,7 @@ class Runner:
 
     async def pull_one(self) -> bool:
         """Claim the best visible job with ``get_next_job`` once a slot is free; False when none is waiting."""
-        await self._slots.acquire(PULL_PRIORITY)
-        hold = SlotHold(self._slots)
+        hold = await self._slots.take(PULL_PRIORITY)
         try:
             rows = await self._rpc("get_next_job", {"lease_seconds": self._config.lease_seconds})
         except BaseException:

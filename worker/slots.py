@@ -66,11 +66,15 @@ class PrioritySlots:
                 return
         self._free += 1
 
+    async def take(self, priority: float = 0) -> SlotHold:
+        """A slot (``acquire``) as a ``SlotHold``, for a holder that may hand it on or give it back early."""
+        await self.acquire(priority)
+        return SlotHold(self)
+
     @asynccontextmanager
     async def slot(self, priority: float = 0) -> AsyncIterator[SlotHold]:
         """``async with slots.slot(priority) as hold:`` holds one slot for the block, or until ``hold.release()``."""
-        await self.acquire(priority)
-        hold = SlotHold(self)
+        hold = await self.take(priority)
         try:
             yield hold
         finally:
