@@ -91,16 +91,17 @@ declare
 begin
   -- Published tables without the trigger, or with arguments their replica identity or key no longer match.
   for target in
-    select c.oid::regclass as rel, realtime.capture_arguments(c.oid) as arguments,
+    select c.oid::regclass as rel, wanted.arguments,
            exists (select from pg_catalog.pg_trigger t
                    where t.tgrelid = c.oid and t.tgname = 'realtime_capture') as present
     from pg_catalog.pg_publication_tables pt
     join pg_catalog.pg_namespace n on n.nspname = pt.schemaname
     join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = pt.tablename
+    cross join lateral (select realtime.capture_arguments(c.oid) as arguments) as wanted
     where pt.pubname = 'supabase_realtime' and c.relkind in ('r', 'p')
       and not exists (select from pg_catalog.pg_trigger t
                       where t.tgrelid = c.oid and t.tgname = 'realtime_capture'
-                        and t.tgargs = realtime.stored_arguments(realtime.capture_arguments(c.oid)))
+                        and t.tgargs = realtime.stored_arguments(wanted.arguments))
   loop
     if target.present then
       execute pg_catalog.format('drop trigger realtime_capture on %s', target.rel);
