@@ -4,14 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-oldest-pgmq chaos soak fuzz lab stop clean lint bench
+.PHONY: setup demo test test-fast test-oldest-pgmq chaos soak fuzz lab stop clean lint bench
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml packages/supabase-local/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e "packages/supabase-local[test]" -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (test_queue)" >/dev/null
 	touch $(STAMP)
 
@@ -21,10 +21,16 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
+# Quick feedback: the job system's unit and integration tiers, without processes, notebooks or the browser.
+test-fast: setup
+	$(PY) -m pytest -q tests/unit tests/integration
+
 # The schema's tests again on a stack that presents PGMQ 1.4.4, the oldest hosted Supabase ships.
 test-oldest-pgmq: setup
-	SUPABASE_LOCAL_PGMQ_SURFACE=1.4.4 $(PY) -m pytest -q tests/test_submit_job.py tests/test_schema_worker.py \
-		tests/test_schema_webhook.py tests/test_schema_access.py tests/test_job_model_schema.py tests/test_provision.py
+	SUPABASE_LOCAL_PGMQ_SURFACE=1.4.4 $(PY) -m pytest -q tests/integration/test_submit_job.py \
+		tests/integration/test_schema_worker.py tests/integration/test_schema_webhook.py \
+		tests/integration/test_schema_access.py tests/integration/test_job_model_schema.py \
+		tests/integration/test_provision.py
 
 # Jupyter refuses to run as root unless told to (containers often run as root).
 # Longer runs of the bounded suites that make test runs by default.
@@ -43,7 +49,9 @@ lab: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/nbstripout --verify notebooks/*.ipynb
+	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 bench: setup
 	$(PY) -m pip install --quiet -e ".[dev,bench]"

@@ -29,7 +29,7 @@ from jobqueue.settings import Settings, load_settings
 from jobqueue.widgets.model import JobTableModel
 from jobqueue.worker_process import WorkerProcess, start_worker, stop_worker, worker_env
 from supabase_local.state import STATE_DIR_ENV, StackState, free_port, load_state
-from tests.conftest import running_stack
+from supabase_local.testing import temporary_stack
 
 FAST_JOBS = {"JOB_MIN_SECONDS": "0", "JOB_MAX_SECONDS": "0.05"}
 WORKER_TUNING = {"WORKER_LEASE_SECONDS": "3", "WORKER_PULL_IDLE_SECONDS": "0", "WORKER_GRACE_SECONDS": "5",
@@ -90,7 +90,8 @@ class ChaosStack:
 @contextmanager
 def chaos_stack(logs: Path, redeliver_after_seconds: int = 2) -> Iterator[ChaosStack]:
     """Start and provision a stack; the sweeper re-delivers after ``redeliver_after_seconds`` of silence."""
-    with running_stack() as directory:
+    with temporary_stack() as started:
+        directory = Path(started.root)
         settings = load_settings({STATE_DIR_ENV: str(directory)}, root=directory)
         port = free_port()
         settings = dataclasses.replace(settings, worker_url=f"http://127.0.0.1:{port}/hooks/work-queue")

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
+from supabase_local.testing import as_role, call
 
-@contextmanager
-def as_role(conn: psycopg.Connection, role: str) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
-    """A cursor running as ``role`` inside a transaction that is rolled back afterwards."""
-    with conn.transaction(force_rollback=True), conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
-        yield cur
-
-
-def call(conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Run a statement as the connection's user and return its rows as dicts."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(query, params)
-        return cur.fetchall() if cur.description else []
+__all__ = ["as_role", "call", "count_rows", "expire_lease", "message", "submit"]
 
 
 def submit(conn: psycopg.Connection, name: str = "a test job") -> dict[str, Any]:

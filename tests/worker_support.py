@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import psycopg
 
+from jobqueue.provision import provision
 from jobqueue.settings import Settings
 from jobqueue.worker_process import WorkerProcess, runs, start_worker, stop_worker, worker_env
 
@@ -32,7 +33,12 @@ class WorkerHandle:
     @classmethod
     @contextmanager
     def running(cls, settings: Settings, state_dir: Path) -> Iterator[WorkerHandle]:
-        """A started worker, stopped when the block ends (a module fixture yields it)."""
+        """A started worker, stopped when the block ends (a module fixture yields it).
+
+        The database is provisioned with these settings first, so its webhooks reach this worker whatever an
+        earlier test (a notebook's own worker, say) pointed them at.
+        """
+        provision(settings)
         handle = cls(settings, state_dir)
         handle.start()
         try:

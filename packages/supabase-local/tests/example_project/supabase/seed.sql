@@ -1,0 +1,1 @@
+insert into public.notes (body, published) values ('hello', true), ('draft', false);
