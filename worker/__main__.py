@@ -20,9 +20,10 @@ import uvicorn
 from uvicorn.loops.auto import auto_loop_factory
 
 from worker.app import create_app
-from worker.config import DEFAULT_HOST, DEFAULT_PORT, ConfigError, load_config
+from worker.config import ConfigError, load_config
 from worker.db import connect
 from worker.logs import configure_logging
+from worker.settings import DEFAULT_HOST, DEFAULT_PORT
 from worker.supervisor import parent_gone, supervise
 
 log = structlog.get_logger(__name__)
