@@ -25,12 +25,12 @@ import psutil
 import structlog
 
 from jobqueue.settings import PROJECT_ROOT, Settings, configured, load_settings, local_stack_dir
+from worker.settings import DEFAULT_HOST, DEFAULT_PORT, hook_url
 
 log = structlog.get_logger(__name__)
 
 STATE_FILE = "worker.json"
 LOG_FILE = "worker.log"
-DEFAULT_PORT = 8787
 START_DEADLINE_SECONDS = 20.0
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -57,7 +57,7 @@ class WorkerProcess:
     @property
     def hook_url(self) -> str:
         """The URL the database posts webhooks to (``WORKER_URL``)."""
-        return f"{self.url}/hooks/work-queue"
+        return hook_url(self.host, self.port)
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
@@ -122,7 +122,7 @@ def _wait_healthy(worker: WorkerProcess, process: subprocess.Popen[bytes], deadl
     raise WorkerError(f"the worker did not answer /healthz within {deadline_seconds:.0f} s; see {worker.log_path}")
 
 
-def start_worker(settings_env: Mapping[str, str], port: int, state_dir: Path, host: str = "127.0.0.1",
+def start_worker(settings_env: Mapping[str, str], port: int, state_dir: Path, host: str = DEFAULT_HOST,
                  concurrency: int | None = None, pull: bool = False, processes: int = 1,
                  deadline_seconds: float = START_DEADLINE_SECONDS) -> WorkerProcess:
     """Launch ``python -m worker`` detached with ``settings_env`` over this environment; return once healthy.
@@ -216,7 +216,8 @@ def stop_worker(worker: WorkerProcess, grace_seconds: float = 35.0, force: bool 
 
 def ensure_worker(settings: Settings | None = None, state_dir: Path | None = None,
                   concurrency: int | None = None) -> WorkerProcess:
-    """The healthy worker recorded for this project, or a new one on the port of ``WORKER_URL``."""
+    """The healthy worker recorded for this project, or a new one on the port of ``WORKER_URL`` (a pull worker on
+    the default port when the project is pull-only)."""
     reap_children()
     settings = settings or load_settings()
     directory = Path(state_dir or settings.local_stack_dir or local_stack_dir(configured()))
@@ -224,9 +225,12 @@ def ensure_worker(settings: Settings | None = None, state_dir: Path | None = Non
     if recorded is not None and (answer := health(recorded)) and answer.get("status") == "ok":
         log.info("worker.reused", pid=recorded.pid, url=recorded.url)
         return recorded
+    if settings.worker_url is None:  # pull-only: no webhooks come, the worker claims jobs itself
+        return start_worker(worker_env(settings), port=DEFAULT_PORT, state_dir=directory, concurrency=concurrency,
+                            pull=True)
     url = urlparse(settings.worker_url)
     return start_worker(worker_env(settings), port=url.port or DEFAULT_PORT, state_dir=directory,
-                        host=url.hostname or "127.0.0.1", concurrency=concurrency)
+                        host=url.hostname or DEFAULT_HOST, concurrency=concurrency)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,7 +66,7 @@ def test_sigint_also_exits_cleanly(tmp_path: Path):
 def test_bad_settings_fail_fast_with_the_log(tmp_path: Path):
     port = free_port()
     env = worker_env(offline_settings(port)) | {"JOB_FAIL_PATTERN": "("}
-    with pytest.raises(WorkerError, match="JOB_FAIL_PATTERN is not a valid regular expression"):
+    with pytest.raises(WorkerError, match="JOB_FAIL_PATTERN must be a valid regular expression"):
         start_worker(env, port=port, state_dir=tmp_path)
     assert load_worker(tmp_path) is None
 
