@@ -24,7 +24,8 @@ import httpx
 import psutil
 import structlog
 
-from jobqueue.settings import PROJECT_ROOT, Settings, configured, load_settings, local_stack_dir
+from jobqueue.logs import configure_logging
+from jobqueue.settings import PROJECT_ROOT, Settings, SettingsError, configured, load_settings, local_stack_dir
 from worker.settings import DEFAULT_HOST, DEFAULT_PORT, hook_url
 
 log = structlog.get_logger(__name__)
@@ -141,7 +142,9 @@ def start_worker(settings_env: Mapping[str, str], port: int, state_dir: Path, ho
         command += ["--processes", str(processes)]
     log_path = state_dir / LOG_FILE
     with log_path.open("ab") as log_file:
-        process = subprocess.Popen(command, env={**os.environ, **settings_env}, cwd=PROJECT_ROOT,
+        # The log is read by people (the notebooks show its lines): console format unless LOG_FORMAT says json.
+        process = subprocess.Popen(command, env={"LOG_FORMAT": "console", **os.environ, **settings_env},
+                                   cwd=PROJECT_ROOT,
                                    stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     _children[process.pid] = process
@@ -233,13 +236,7 @@ def ensure_worker(settings: Settings | None = None, state_dir: Path | None = Non
                         host=url.hostname or DEFAULT_HOST, concurrency=concurrency)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m jobqueue.worker_process start|stop|status``: the project's worker, as ``make lab/stop`` use it."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m jobqueue.worker_process")
-    parser.add_argument("command", choices=["start", "stop", "status"])
-    command = parser.parse_args(argv).command
+def _run(command: str) -> int:
     if command == "start":
         print(f"worker running at {ensure_worker().url}")
         return 0
@@ -251,6 +248,22 @@ def main(argv: list[str] | None = None) -> int:
     answer = health(worker) if worker is not None else None
     print(json.dumps(answer, indent=2) if answer else "no worker is running.")
     return 0 if answer else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m jobqueue.worker_process start|stop|status``: the project's worker, as ``make lab/stop`` use it.
+    A settings problem is one line naming the variable, and exit code 2."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m jobqueue.worker_process")
+    parser.add_argument("command", choices=["start", "stop", "status"])
+    command = parser.parse_args(argv).command
+    try:
+        configure_logging()
+        return _run(command)
+    except SettingsError as err:
+        print(f"{parser.prog}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

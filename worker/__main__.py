@@ -92,9 +92,8 @@ def _child_args(args: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, check settings, serve; exit 2 on bad settings with a message saying which."""
     args = _parser().parse_args(argv)
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    structlog.configure(processors=[_tag_pid, *structlog.get_config()["processors"]])
     try:
+        configure_logging(extra=[_tag_pid])
         config = load_config(concurrency=args.concurrency)
     except ConfigError as err:
         print(f"worker: {err}", file=sys.stderr)
