@@ -228,12 +228,19 @@ def ensure_worker(settings: Settings | None = None, state_dir: Path | None = Non
     if recorded is not None and (answer := health(recorded)) and answer.get("status") == "ok":
         log.info("worker.reused", pid=recorded.pid, url=recorded.url)
         return recorded
-    if settings.worker_url is None:  # pull-only: no webhooks come, the worker claims jobs itself
-        return start_worker(worker_env(settings), port=DEFAULT_PORT, state_dir=directory, concurrency=concurrency,
-                            pull=True)
+    return start_project_worker(settings, directory, concurrency=concurrency)
+
+
+def start_project_worker(settings: Settings, state_dir: Path, env: Mapping[str, str] | None = None,
+                         concurrency: int | None = None) -> WorkerProcess:
+    """Start a worker where ``WORKER_URL`` points, with ``env`` (default: ``worker_env(settings)``); for a
+    pull-only project (no ``WORKER_URL``, no webhooks) a ``--pull`` worker on the default port."""
+    env = worker_env(settings) if env is None else env
+    if settings.worker_url is None:
+        return start_worker(env, port=DEFAULT_PORT, state_dir=state_dir, concurrency=concurrency, pull=True)
     url = urlparse(settings.worker_url)
-    return start_worker(worker_env(settings), port=url.port or DEFAULT_PORT, state_dir=directory,
-                        host=url.hostname or DEFAULT_HOST, concurrency=concurrency)
+    return start_worker(env, port=url.port or DEFAULT_PORT, state_dir=state_dir, host=url.hostname or DEFAULT_HOST,
+                        concurrency=concurrency)
 
 
 def _run(command: str) -> int:
