@@ -81,6 +81,13 @@ def test_the_secret_is_never_echoed(env):
     assert wrong not in str(raised.value)
 
 
+def test_only_the_documented_variables_count(env):
+    """A field's own name is not a variable: CONCURRENCY is not WORKER_CONCURRENCY."""
+    env(BASE | {"CONCURRENCY": "99", "LEASE_SECONDS": "7", "FAIL_PATTERN": "("})
+    config = load_config()
+    assert (config.concurrency, config.lease_seconds, config.fail_pattern) == (10, 60, None)
+
+
 def test_environment_wins_over_dotenv(env, tmp_path: Path):
     (tmp_path / ".env").write_text(f"SUPABASE_URL=http://from-file:1\nSUPABASE_SERVICE_ROLE_KEY=file\n"
                                    f"WEBHOOK_SECRET={SECRET}\nMAX_ATTEMPTS=7\n")

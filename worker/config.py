@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from worker.settings import Pattern, SettingsError, SharedSettings, WebhookKey, raise_for
+from worker.settings import Pattern, SettingsError, SharedSettings, WebhookKey, settings_error
 
 ConfigError = SettingsError  # the name worker code has always caught
 
@@ -44,15 +44,16 @@ class WorkerConfig(SharedSettings):
 class WorkerSettings(BaseSettings, WorkerConfig):
     """``WorkerConfig`` read from the process environment, then ``.env`` (the environment wins)."""
 
-    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+    # Only the variables' names count (a field's own name, e.g. CONCURRENCY, is not a variable of the worker).
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", validate_by_name=False)
 
 
 def load_config(concurrency: int | None = None, dotenv_path: Path | None = None) -> WorkerConfig:
     """The worker's settings (``concurrency`` overrides ``WORKER_CONCURRENCY``); every problem is one
     ``ConfigError`` naming the variable and the rule."""
     path = dotenv_path or Path.cwd() / ".env"
-    given = {} if concurrency is None else {"concurrency": concurrency}
+    given = {} if concurrency is None else {"WORKER_CONCURRENCY": concurrency}
     try:
         return WorkerSettings(_env_file=path, **given)  # type: ignore[call-arg]
     except ValidationError as err:
-        raise raise_for(WorkerSettings, err, "put them in the environment or in .env") from None
+        raise settings_error(WorkerSettings, err, "put them in the environment or in .env") from None

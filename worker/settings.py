@@ -129,8 +129,11 @@ def _field(model: type[BaseModel], located: str) -> tuple[str, FieldInfo]:
     raise KeyError(located)
 
 
-def _rule(info: FieldInfo) -> str:
-    kind = {int: "an integer", float: "a number"}[info.annotation]  # type: ignore[index]
+def _rule(info: FieldInfo) -> str | None:
+    """A number's rule as its field declares it: ``an integer >= 1``; None for other types."""
+    kind = {int: "an integer", float: "a number"}.get(info.annotation)  # type: ignore[call-overload]
+    if kind is None:
+        return None
     bounds = [f">= {m.ge}" for m in info.metadata if isinstance(m, annotated_types.Ge)]
     bounds += [f"> {m.gt}" for m in info.metadata if isinstance(m, annotated_types.Gt)]
     return " ".join([kind, *bounds])
@@ -144,12 +147,12 @@ def describe(model: type[BaseModel], error: ErrorDetails) -> str:
     if error["type"] in ("missing", "string_too_short"):
         return f"{name} is not set"
     custom = error["type"] == "value_error"
-    rule = str(error["ctx"]["error"]) if custom else _rule(info)
+    rule = str(error["ctx"]["error"]) if custom else _rule(info) or f"valid ({error['msg']})"
     shown = "" if name in _SECRET_NAMES else f", got {error['input']!r}"
     return f"{name} must be {rule}{shown}"
 
 
-def raise_for(model: type[BaseModel], err: ValidationError, where: str) -> SettingsError:
+def settings_error(model: type[BaseModel], err: ValidationError, where: str) -> SettingsError:
     """A ``SettingsError`` for a failed validation: every problem named, then where to set the values."""
     problems = [describe(model, error) for error in err.errors(include_url=False)]
     missing = [p.removesuffix(" is not set") for p in problems if p.endswith(" is not set")]
@@ -159,10 +162,10 @@ def raise_for(model: type[BaseModel], err: ValidationError, where: str) -> Setti
     return SettingsError("; ".join(others))
 
 
-def from_values(model: type[M], values: Mapping[str, str], where: str, **given: Any) -> M:
-    """Validate ``model`` from variables (empty ones count as unset) and ``given`` field values."""
-    present = {name: value for name, value in values.items() if value.strip()}
+def from_values(model: type[M], values: Mapping[str, str], where: str) -> M:
+    """Validate ``model`` from a mapping of variables (empty ones count as unset); ``where`` says where to set
+    missing ones."""
     try:
-        return model.model_validate({**present, **given})
+        return model.model_validate({name: value for name, value in values.items() if value.strip()})
     except ValidationError as err:
-        raise raise_for(model, err, where) from None
+        raise settings_error(model, err, where) from None
