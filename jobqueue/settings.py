@@ -46,6 +46,7 @@ DEFAULT_WORKER_URL = hook_url()
 _WEBHOOK_KEY_LABEL = b"test_queue webhook"
 webhook_key = decode_secret  # the HMAC key inside WEBHOOK_SECRET, by the rule the worker checks
 
+
 class ProjectSettings(SharedSettings):
     """The shared model plus what the notebooks need to reach the project; field names are ``Settings``'s."""
 
@@ -57,12 +58,17 @@ class ProjectSettings(SharedSettings):
 
 
 def _default(name: str) -> Any:
+    """A default as the model declares it: defaults are written once, there."""
     return ProjectSettings.model_fields[name].default
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the notebooks, provisioning and the jobs API need to reach one Supabase project."""
+    """Everything the notebooks, provisioning and the jobs API need to reach one Supabase project.
+
+    The values ``ProjectSettings`` checked, kept as a frozen dataclass so that code and tests derive variants
+    with ``dataclasses.replace``. ``worker_url`` None means pull-only.
+    """
 
     supabase_url: str
     anon_key: str
