@@ -36,10 +36,12 @@ def _logger_factory(*args: Any) -> _NamedLogger:
 
 
 def _choice(value: str | None, name: str, default: str, allowed: Sequence[str]) -> str:
+    """``value``, else ``$name``, else ``default``, as spelled in ``allowed`` (any case is accepted)."""
     chosen = (value or os.environ.get(name) or default).strip()
-    if chosen.lower() not in (a.lower() for a in allowed):
-        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {chosen!r}")
-    return chosen.lower() if name == "LOG_FORMAT" else chosen.upper()
+    for option in allowed:
+        if option.lower() == chosen.lower():
+            return option
+    raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {chosen!r}")
 
 
 def configure_logging(level: str | None = None, fmt: str | None = None, *, default_level: str = "INFO",
@@ -50,6 +52,7 @@ def configure_logging(level: str | None = None, fmt: str | None = None, *, defau
     tty = sys.stderr.isatty()
     chosen_level = _choice(level, "LOG_LEVEL", default_level, LEVELS)
     chosen_format = _choice(fmt, "LOG_FORMAT", default_format or ("console" if tty else "json"), FORMATS)
+    numeric = logging.getLevelName(chosen_level)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -62,7 +65,7 @@ def configure_logging(level: str | None = None, fmt: str | None = None, *, defau
         if chosen_format == "console" else [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()])
     structlog.configure(
         processors=[*shared, *rendering],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(chosen_level)),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=_logger_factory,
         cache_logger_on_first_use=True,
     )
@@ -71,4 +74,4 @@ def configure_logging(level: str | None = None, fmt: str | None = None, *, defau
         foreign_pre_chain=shared, processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering]))
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(max(logging.WARNING, logging.getLevelName(chosen_level)) if chosen_level != "DEBUG" else "DEBUG")
+    root.setLevel(numeric if numeric == logging.DEBUG else max(numeric, logging.WARNING))
