@@ -26,14 +26,19 @@ def _logger_factory(*args: Any) -> _NamedLogger:
     return _NamedLogger(sys.stderr, str(args[0]) if args else "")
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    chosen = (os.environ.get(name) or default).strip()
+    for option in allowed:
+        if option.lower() == chosen.lower():
+            return option
+    raise SystemExit(f"{name} must be one of {', '.join(allowed)}, got {chosen!r}")
+
+
 def configure_logging(default_level: str = "INFO", default_format: str | None = None) -> None:
     """Configure structlog and stdlib logging on stderr at ``$LOG_LEVEL`` in ``$LOG_FORMAT`` (else the defaults)."""
     tty = sys.stderr.isatty()
-    level = (os.environ.get("LOG_LEVEL") or default_level).upper()
-    fmt = (os.environ.get("LOG_FORMAT") or default_format or ("console" if tty else "json")).lower()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL") or fmt not in ("console", "json"):
-        raise SystemExit(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL and LOG_FORMAT console or json, "
-                         f"got {level!r} and {fmt!r}")
+    level = _choice("LOG_LEVEL", default_level, ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+    fmt = _choice("LOG_FORMAT", default_format or ("console" if tty else "json"), ("console", "json"))
     shared: list[Processor] = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
                                structlog.stdlib.add_logger_name, structlog.processors.TimeStamper(fmt="iso", utc=True)]
     rendering: list[Processor] = (

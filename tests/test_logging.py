@@ -95,3 +95,11 @@ def test_the_stack_services_log_json_lines_with_the_same_fields(stack_dir: Path)
     lines = json_lines((stack_dir / "logs" / "services.log").read_text(errors="replace"))
     assert any(line["event"] == "gateway.listening" for line in lines)
     assert all(line.keys() >= FIELDS for line in lines)
+
+
+def test_the_stack_cli_reads_the_same_variables(tmp_path: Path):
+    run = subprocess.run([sys.executable, "-m", "supabase_local", "--dir", str(tmp_path), "status"], cwd=ROOT,
+                         env={**os.environ, "LOG_FORMAT": "xml"}, capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert run.returncode == 1
+    assert run.stderr.strip() == "LOG_FORMAT must be one of console, json, got 'xml'"
