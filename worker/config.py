@@ -23,8 +23,6 @@ class WorkerConfig(SharedSettings):
     Constructing it reads nothing from the environment (tests build it from values); ``load_config`` does.
     """
 
-    model_config = SharedSettings.model_config | {"arbitrary_types_allowed": True}
-
     webhook_key: WebhookKey = Field(validation_alias="WEBHOOK_SECRET")
     fail_pattern: Pattern | None = Field(None, validation_alias="JOB_FAIL_PATTERN")
     concurrency: int = Field(10, ge=1, validation_alias="WORKER_CONCURRENCY")
