@@ -19,14 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 import psutil
 
 from supabase_local import lifecycle
-from supabase_local.logs import configure_logging
 from supabase_local.state import StackState
+from worker.logs import configure_logging
 
 
 @contextmanager
 def temporary_stack() -> Iterator[StackState]:
     """Start a stack in a fresh temporary directory and stop it (and delete it) afterwards."""
-    configure_logging("WARNING")
+    configure_logging(default_level="WARNING")
     with tempfile.TemporaryDirectory(prefix="bench-stack-") as directory:
         state = lifecycle.start(directory)
         try:

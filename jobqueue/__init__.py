@@ -1,7 +1,8 @@
 """test_queue's app package: settings, provisioning, the jobs API and what the notebooks show.
 
 Notebooks import from here; the package talks to Supabase (hosted or the embedded stack) through
-supabase-py and, for provisioning and inspection, psycopg.
+supabase-py and, for provisioning and inspection, psycopg. Importing it configures nothing: a notebook's first
+cell calls ``configure_logging()``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,10 @@ from jobqueue.jobs import (
     job_stats,
     wait_for_job_completion,
 )
-from jobqueue.logs import configure_default_logging
+from jobqueue.logs import configure_logging
 from jobqueue.provision import ProvisionError, ProvisionReport, provision
 from jobqueue.settings import Settings, SettingsError, load_settings
 from jobqueue.stack import ensure_stack
-
-# Loggers are lazy proxies, so configuring after the imports above still covers them.
-configure_default_logging()
 
 __all__ = [
     "Job",
@@ -35,6 +33,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "cancel_job",
+    "configure_logging",
     "enqueue_job",
     "ensure_stack",
     "get_job_status",

@@ -15,6 +15,7 @@ import papermill
 from traitlets.config import Config
 
 from jobqueue import introspect
+from jobqueue.logs import configure_logging
 from jobqueue.settings import PROJECT_ROOT
 from jobqueue.stack import ensure_stack
 from jobqueue.widgets.walkthrough import stop_recorded_worker
@@ -41,6 +42,7 @@ def run_notebook(name: str, parameters: dict[str, Any]) -> Path:
 
 def main() -> int:
     """Run the demo; the exit code is non-zero when a notebook fails (the executed copy shows where)."""
+    configure_logging()
     settings = ensure_stack()
     began = introspect.database_now(settings)
     ARTIFACTS.mkdir(exist_ok=True)

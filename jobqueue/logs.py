@@ -1,21 +1,16 @@
-"""Logging for the app package where nobody configured it (a notebook kernel, a script).
+"""Logging for notebooks: the worker's one set-up, quieter by default.
 
-The package logs every step with structlog. In a notebook those lines land between the outputs a person
-reads, so unless the host already configured structlog, only warnings are shown; ``LOG_LEVEL=INFO`` shows
-every step again.
+A notebook calls ``jobqueue.configure_logging()`` in its first cell; importing ``jobqueue`` configures nothing.
+In a notebook the package's step-by-step lines would land between the outputs a person reads, so only warnings
+show unless ``LOG_LEVEL`` says otherwise, rendered for people unless ``LOG_FORMAT=json``.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-
-import structlog
+from worker.logs import configure_logging as _configure
 
 
-def configure_default_logging() -> None:
-    """Configure structlog at ``$LOG_LEVEL`` (default WARNING), unless the host program already did."""
-    if structlog.is_configured():
-        return
-    level = logging.getLevelName(os.environ.get("LOG_LEVEL", "WARNING").upper())
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
+def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
+    """Configure logging for a notebook or script: ``level``/``$LOG_LEVEL`` (WARNING), ``fmt``/``$LOG_FORMAT``
+    (console)."""
+    _configure(level, fmt, default_level="WARNING", default_format="console")

@@ -85,13 +85,15 @@ def _apply(conn: psycopg.Connection, migration: Migration) -> None:
 
 
 def _write_settings(conn: psycopg.Connection, settings: Settings) -> list[str]:
-    """Write the tunables, and the webhook secret into Supabase Vault (never in plain text)."""
+    """Write the tunables, and the webhook secret into Supabase Vault (never in plain text). A pull-only project
+    has no ``worker_url`` row: the webhook trigger then sends nothing and pull workers claim the jobs."""
     webhook_key(settings.webhook_secret)
     values = {"worker_url": settings.worker_url, "max_attempts": str(settings.max_attempts)}
     changed = []
     with conn.transaction():
         for key, value in values.items():
-            if conn.execute(queries.WRITE_SETTING, {"key": key, "value": value}).fetchone():
+            query = queries.DELETE_SETTING if value is None else queries.WRITE_SETTING
+            if conn.execute(query, {"key": key, "value": value}).fetchone():
                 changed.append(key)
         if conn.execute(queries.STORE_WEBHOOK_SECRET, {"secret": settings.webhook_secret}).fetchone()[0]:
             changed.append("webhook_secret")

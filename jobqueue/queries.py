@@ -46,6 +46,10 @@ where s.value is distinct from excluded.value
 returning s.key
 """
 
+DELETE_SETTING = """
+delete from jobqueue_private.settings where key = %(key)s returning key
+"""
+
 PLATFORM = """
 select c.component, c.present,
        coalesce('extension ' || e.extversion,

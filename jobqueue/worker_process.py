@@ -24,13 +24,14 @@ import httpx
 import psutil
 import structlog
 
-from jobqueue.settings import PROJECT_ROOT, Settings, configured, load_settings, local_stack_dir
+from jobqueue.logs import configure_logging
+from jobqueue.settings import PROJECT_ROOT, Settings, SettingsError, configured, load_settings, local_stack_dir
+from worker.settings import DEFAULT_HOST, DEFAULT_PORT, hook_url
 
 log = structlog.get_logger(__name__)
 
 STATE_FILE = "worker.json"
 LOG_FILE = "worker.log"
-DEFAULT_PORT = 8787
 START_DEADLINE_SECONDS = 20.0
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -57,7 +58,7 @@ class WorkerProcess:
     @property
     def hook_url(self) -> str:
         """The URL the database posts webhooks to (``WORKER_URL``)."""
-        return f"{self.url}/hooks/work-queue"
+        return hook_url(self.host, self.port)
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
@@ -122,7 +123,7 @@ def _wait_healthy(worker: WorkerProcess, process: subprocess.Popen[bytes], deadl
     raise WorkerError(f"the worker did not answer /healthz within {deadline_seconds:.0f} s; see {worker.log_path}")
 
 
-def start_worker(settings_env: Mapping[str, str], port: int, state_dir: Path, host: str = "127.0.0.1",
+def start_worker(settings_env: Mapping[str, str], port: int, state_dir: Path, host: str = DEFAULT_HOST,
                  concurrency: int | None = None, pull: bool = False, processes: int = 1,
                  deadline_seconds: float = START_DEADLINE_SECONDS) -> WorkerProcess:
     """Launch ``python -m worker`` detached with ``settings_env`` over this environment; return once healthy.
@@ -141,7 +142,9 @@ def start_worker(settings_env: Mapping[str, str], port: int, state_dir: Path, ho
         command += ["--processes", str(processes)]
     log_path = state_dir / LOG_FILE
     with log_path.open("ab") as log_file:
-        process = subprocess.Popen(command, env={**os.environ, **settings_env}, cwd=PROJECT_ROOT,
+        # The log is read by people (the notebooks show its lines): console format unless LOG_FORMAT says json.
+        process = subprocess.Popen(command, env={"LOG_FORMAT": "console", **os.environ, **settings_env},
+                                   cwd=PROJECT_ROOT,
                                    stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     _children[process.pid] = process
@@ -216,7 +219,8 @@ def stop_worker(worker: WorkerProcess, grace_seconds: float = 35.0, force: bool 
 
 def ensure_worker(settings: Settings | None = None, state_dir: Path | None = None,
                   concurrency: int | None = None) -> WorkerProcess:
-    """The healthy worker recorded for this project, or a new one on the port of ``WORKER_URL``."""
+    """The healthy worker recorded for this project, or a new one on the port of ``WORKER_URL`` (a pull worker on
+    the default port when the project is pull-only)."""
     reap_children()
     settings = settings or load_settings()
     directory = Path(state_dir or settings.local_stack_dir or local_stack_dir(configured()))
@@ -224,18 +228,22 @@ def ensure_worker(settings: Settings | None = None, state_dir: Path | None = Non
     if recorded is not None and (answer := health(recorded)) and answer.get("status") == "ok":
         log.info("worker.reused", pid=recorded.pid, url=recorded.url)
         return recorded
+    return start_project_worker(settings, directory, concurrency=concurrency)
+
+
+def start_project_worker(settings: Settings, state_dir: Path, env: Mapping[str, str] | None = None,
+                         concurrency: int | None = None) -> WorkerProcess:
+    """Start a worker where ``WORKER_URL`` points, with ``env`` (default: ``worker_env(settings)``); for a
+    pull-only project (no ``WORKER_URL``, no webhooks) a ``--pull`` worker on the default port."""
+    env = worker_env(settings) if env is None else env
+    if settings.worker_url is None:
+        return start_worker(env, port=DEFAULT_PORT, state_dir=state_dir, concurrency=concurrency, pull=True)
     url = urlparse(settings.worker_url)
-    return start_worker(worker_env(settings), port=url.port or DEFAULT_PORT, state_dir=directory,
-                        host=url.hostname or "127.0.0.1", concurrency=concurrency)
+    return start_worker(env, port=url.port or DEFAULT_PORT, state_dir=state_dir, host=url.hostname or DEFAULT_HOST,
+                        concurrency=concurrency)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m jobqueue.worker_process start|stop|status``: the project's worker, as ``make lab/stop`` use it."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m jobqueue.worker_process")
-    parser.add_argument("command", choices=["start", "stop", "status"])
-    command = parser.parse_args(argv).command
+def _run(command: str) -> int:
     if command == "start":
         print(f"worker running at {ensure_worker().url}")
         return 0
@@ -247,6 +255,22 @@ def main(argv: list[str] | None = None) -> int:
     answer = health(worker) if worker is not None else None
     print(json.dumps(answer, indent=2) if answer else "no worker is running.")
     return 0 if answer else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m jobqueue.worker_process start|stop|status``: the project's worker, as ``make lab/stop`` use it.
+    A settings problem is one line naming the variable, and exit code 2."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m jobqueue.worker_process")
+    parser.add_argument("command", choices=["start", "stop", "status"])
+    command = parser.parse_args(argv).command
+    try:
+        configure_logging()
+        return _run(command)
+    except SettingsError as err:
+        print(f"{parser.prog}: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -30,12 +30,13 @@ from jobqueue.widgets.model import JobTableModel
 from jobqueue.worker_process import WorkerProcess, start_worker, stop_worker, worker_env
 from supabase_local.state import STATE_DIR_ENV, StackState, free_port, load_state
 from supabase_local.testing import temporary_stack
+from tests.log_lines import event_lines
 
 FAST_JOBS = {"JOB_MIN_SECONDS": "0", "JOB_MAX_SECONDS": "0.05"}
 WORKER_TUNING = {"WORKER_LEASE_SECONDS": "3", "WORKER_PULL_IDLE_SECONDS": "0", "WORKER_GRACE_SECONDS": "5",
                  "WORKER_CONCURRENCY": "20", "WORKER_RETRY_BASE_SECONDS": "0.2"}
 SUBMIT_BATCH = 10
-COMPLETED_LINE = re.compile(r"event='job\.completed' job_id='([0-9a-f-]+)'")
+JOB_ID = re.compile(r"\sjob_id=([0-9a-f-]+)")
 
 
 def db_connect(state: StackState) -> psycopg.Connection:
@@ -83,7 +84,8 @@ class ChaosStack:
         """How often each job was reported completed, by every worker process of the scenario (from the logs)."""
         found: Counter[str] = Counter()
         for log in self.logs.glob("*/worker.log"):
-            found.update(COMPLETED_LINE.findall(log.read_text(errors="replace")))
+            lines = event_lines(log.read_text(errors="replace"), "job.completed")
+            found.update(match.group(1) for line in lines if (match := JOB_ID.search(line)))
         return found
 
 

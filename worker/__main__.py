@@ -20,9 +20,10 @@ import uvicorn
 from uvicorn.loops.auto import auto_loop_factory
 
 from worker.app import create_app
-from worker.config import DEFAULT_HOST, DEFAULT_PORT, ConfigError, load_config
+from worker.config import ConfigError, load_config
 from worker.db import connect
 from worker.logs import configure_logging
+from worker.settings import DEFAULT_HOST, DEFAULT_PORT
 from worker.supervisor import parent_gone, supervise
 
 log = structlog.get_logger(__name__)
@@ -91,9 +92,8 @@ def _child_args(args: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, check settings, serve; exit 2 on bad settings with a message saying which."""
     args = _parser().parse_args(argv)
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    structlog.configure(processors=[_tag_pid, *structlog.get_config()["processors"]])
     try:
+        configure_logging(extra=[_tag_pid])
         config = load_config(concurrency=args.concurrency)
     except ConfigError as err:
         print(f"worker: {err}", file=sys.stderr)

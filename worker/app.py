@@ -21,11 +21,11 @@ from worker.intake import BadDelivery, parse_delivery
 from worker.pull import pull_loop
 from worker.rpc import RpcClient
 from worker.runner import Runner
+from worker.settings import HOOK_PATH
 from worker.signature import ReplayGuard, SignatureError, verify
 
 log = structlog.get_logger(__name__)
 
-HOOK_PATH = "/hooks/work-queue"
 SUBMIT_STATUS = {"accepted": 202, "duplicate": 202, "busy": 429, "stopping": 503}
 
 Connect = Callable[[WorkerConfig], Awaitable[RpcClient]]

@@ -1,131 +1,57 @@
-"""The worker's settings, read from the environment (and ``.env``) and checked before anything starts."""
+"""The worker's settings: ``WorkerConfig`` (what the code reads) and ``WorkerSettings`` (the same read from the
+environment, then ``.env``, by pydantic-settings), checked before anything starts.
+
+Every tuning knob is ``WORKER_<FIELD>``; the shared ones (project, secret, job timing, attempts) come from
+``worker.settings`` with the names the notebooks use too.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import os
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
-from dotenv import dotenv_values
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 (the format prefix, not a secret)
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8787
+from worker.settings import Pattern, SettingsError, SharedSettings, WebhookKey, settings_error
 
-T = TypeVar("T", int, float)
+ConfigError = SettingsError  # the name worker code has always caught
 
 
-class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names it and says what is expected."""
+class WorkerConfig(SharedSettings):
+    """Everything the worker needs: where the project is, how to verify deliveries, how jobs behave.
+
+    Constructing it reads nothing from the environment (tests build it from values); ``load_config`` does.
+    """
+
+    webhook_key: WebhookKey = Field(validation_alias="WEBHOOK_SECRET")
+    fail_pattern: Pattern | None = Field(None, validation_alias="JOB_FAIL_PATTERN")
+    concurrency: int = Field(10, ge=1, validation_alias="WORKER_CONCURRENCY")
+    max_backlog: int = Field(1000, ge=1, validation_alias="WORKER_MAX_BACKLOG")
+    lease_seconds: int = Field(60, ge=1, validation_alias="WORKER_LEASE_SECONDS")
+    retry_base_seconds: float = Field(2.0, ge=0, validation_alias="WORKER_RETRY_BASE_SECONDS")
+    retry_max_seconds: float = Field(300.0, ge=0, validation_alias="WORKER_RETRY_MAX_SECONDS")
+    pull_idle_seconds: float = Field(30.0, ge=0, validation_alias="WORKER_PULL_IDLE_SECONDS")
+    pull_interval_seconds: float = Field(5.0, ge=0.05, validation_alias="WORKER_PULL_INTERVAL_SECONDS")
+    grace_seconds: float = Field(30.0, ge=0, validation_alias="WORKER_GRACE_SECONDS")
+    cancel_poll_seconds: float = Field(0.5, ge=0.05, validation_alias="WORKER_CANCEL_POLL_SECONDS")
+    progress_interval_seconds: float = Field(0.25, ge=0, validation_alias="WORKER_PROGRESS_INTERVAL_SECONDS")
+    tolerance_seconds: int = Field(300, ge=1, validation_alias="WORKER_TOLERANCE_SECONDS")
+    max_body_bytes: int = Field(64 * 1024, ge=1024, validation_alias="WORKER_MAX_BODY_BYTES")
 
 
-@dataclass(frozen=True)
-class WorkerConfig:
-    """Everything the worker needs: where the project is, how to verify deliveries, how jobs behave."""
+class WorkerSettings(BaseSettings, WorkerConfig):
+    """``WorkerConfig`` read from the process environment, then ``.env`` (the environment wins)."""
 
-    supabase_url: str
-    service_role_key: str
-    webhook_key: bytes
-    job_min_seconds: float = 5.0
-    job_max_seconds: float = 10.0
-    max_attempts: int = 5
-    fail_pattern: re.Pattern[str] | None = None
-    concurrency: int = 10
-    max_backlog: int = 1000
-    lease_seconds: int = 60
-    retry_base_seconds: float = 2.0
-    retry_max_seconds: float = 300.0
-    pull_idle_seconds: float = 30.0
-    pull_interval_seconds: float = 5.0
-    grace_seconds: float = 30.0
-    cancel_poll_seconds: float = 0.5
-    progress_interval_seconds: float = 0.25
-    tolerance_seconds: int = 300
-    max_body_bytes: int = 64 * 1024
-
-
-def decode_secret(secret: str) -> bytes:
-    """The HMAC key of a Standard Webhooks secret: the base64 part after ``whsec_`` (the prefix is optional)."""
-    encoded = secret.strip().removeprefix(SECRET_PREFIX)
-    try:
-        key = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise ConfigError("WEBHOOK_SECRET must be 'whsec_' followed by base64 key bytes") from err
-    if not key:
-        raise ConfigError("WEBHOOK_SECRET holds an empty key")
-    return key
-
-
-def _number(env: Mapping[str, str], name: str, kind: Callable[[str], T], default: T, minimum: T) -> T:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError as err:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from err
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"{name} is not set; put it in the environment or in .env")
-    return value
-
-
-def _pattern(env: Mapping[str, str]) -> re.Pattern[str] | None:
-    raw = env.get("JOB_FAIL_PATTERN", "")
-    if not raw:
-        return None
-    try:
-        return re.compile(raw)
-    except re.error as err:
-        raise ConfigError(f"JOB_FAIL_PATTERN is not a valid regular expression: {err}") from err
-
-
-def config_from_env(env: Mapping[str, str], concurrency: int | None = None) -> WorkerConfig:
-    """Build and validate the settings from a mapping of variables; every problem is a ``ConfigError``."""
-    url = _required(env, "SUPABASE_URL")
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"SUPABASE_URL must start with http:// or https://, got {url!r}")
-    job_min = _number(env, "JOB_MIN_SECONDS", float, 5.0, 0.0)
-    job_max = _number(env, "JOB_MAX_SECONDS", float, max(10.0, job_min), 0.0)
-    if job_max < job_min:
-        raise ConfigError(f"JOB_MAX_SECONDS ({job_max}) is below JOB_MIN_SECONDS ({job_min})")
-    chosen_concurrency = concurrency if concurrency is not None else _number(env, "WORKER_CONCURRENCY", int, 10, 1)
-    if chosen_concurrency < 1:
-        raise ConfigError(f"concurrency must be at least 1, got {chosen_concurrency}")
-    return WorkerConfig(
-        supabase_url=url.rstrip("/"),
-        service_role_key=_required(env, "SUPABASE_SERVICE_ROLE_KEY"),
-        webhook_key=decode_secret(_required(env, "WEBHOOK_SECRET")),
-        job_min_seconds=job_min,
-        job_max_seconds=job_max,
-        max_attempts=_number(env, "MAX_ATTEMPTS", int, 5, 1),
-        fail_pattern=_pattern(env),
-        concurrency=chosen_concurrency,
-        max_backlog=_number(env, "WORKER_MAX_BACKLOG", int, 1000, 1),
-        lease_seconds=_number(env, "WORKER_LEASE_SECONDS", int, 60, 1),
-        retry_base_seconds=_number(env, "WORKER_RETRY_BASE_SECONDS", float, 2.0, 0.0),
-        retry_max_seconds=_number(env, "WORKER_RETRY_MAX_SECONDS", float, 300.0, 0.0),
-        pull_idle_seconds=_number(env, "WORKER_PULL_IDLE_SECONDS", float, 30.0, 0.0),
-        pull_interval_seconds=_number(env, "WORKER_PULL_INTERVAL_SECONDS", float, 5.0, 0.05),
-        grace_seconds=_number(env, "WORKER_GRACE_SECONDS", float, 30.0, 0.0),
-        cancel_poll_seconds=_number(env, "WORKER_CANCEL_POLL_SECONDS", float, 0.5, 0.05),
-        progress_interval_seconds=_number(env, "WORKER_PROGRESS_INTERVAL_SECONDS", float, 0.25, 0.0),
-    )
+    # Only the variables' names count (a field's own name, e.g. CONCURRENCY, is not a variable of the worker).
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", validate_by_name=False)
 
 
 def load_config(concurrency: int | None = None, dotenv_path: Path | None = None) -> WorkerConfig:
-    """Settings from the process environment, falling back to ``.env`` (the environment wins)."""
+    """The worker's settings (``concurrency`` overrides ``WORKER_CONCURRENCY``); every problem is one
+    ``ConfigError`` naming the variable and the rule."""
     path = dotenv_path or Path.cwd() / ".env"
-    from_file = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
-    return config_from_env({**from_file, **os.environ}, concurrency=concurrency)
+    given = {} if concurrency is None else {"WORKER_CONCURRENCY": concurrency}
+    try:
+        return WorkerSettings(_env_file=path, **given)  # type: ignore[call-arg]
+    except ValidationError as err:
+        raise settings_error(WorkerSettings, err, "put them in the environment or in .env") from None

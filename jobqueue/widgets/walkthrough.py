@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import psycopg
 import structlog
@@ -14,11 +13,10 @@ from psycopg.rows import dict_row
 
 from jobqueue.settings import Settings, configured, local_stack_dir
 from jobqueue.worker_process import (
-    DEFAULT_PORT,
     WorkerProcess,
     health,
     load_worker,
-    start_worker,
+    start_project_worker,
     stop_worker,
     worker_env,
 )
@@ -82,9 +80,7 @@ def own_worker(settings: Settings, fresh: bool = True, concurrency: int | None =
     env = worker_env(settings)
     if lease_seconds is not None:
         env["WORKER_LEASE_SECONDS"] = str(lease_seconds)
-    url = urlparse(settings.worker_url)
-    worker = start_worker(env, port=url.port or DEFAULT_PORT, state_dir=directory,
-                          host=url.hostname or "127.0.0.1", concurrency=concurrency)
+    worker = start_project_worker(settings, directory, env, concurrency=concurrency)
     log.info("walkthrough.worker", pid=worker.pid, url=worker.url, fresh=fresh, concurrency=concurrency)
     return worker
 

@@ -72,7 +72,7 @@ def test_papermill_runs_every_step(provisioned: Settings, stack_dir: Path, tmp_p
                      "work_queue_dlq", "work_queue_sweeper"):
         assert expected in text
     for verdict in (r"signed with WEBHOOK_SECRET +202", r"the same delivery again +401 .*\(replay\)",
-                    r"signed with another key +401", r"body changed after signing +401", r"event='job\.skipped'"):
+                    r"signed with another key +401", r"body changed after signing +401", r"\] job\.skipped\s"):
         assert re.search(verdict, text), f"{verdict!r} not in the output"
     assert re.search(r"pgmq\.read\('notebook_check', vt => 2\) +nothing \(invisible\)", text)
     assert "msg 1, read_ct 2" in text

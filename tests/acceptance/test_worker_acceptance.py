@@ -18,6 +18,7 @@ import pytest
 
 from jobqueue.provision import provision
 from jobqueue.settings import Settings, webhook_key
+from tests.log_lines import event_lines
 from tests.worker_support import (
     FAIL_PREFIX,
     WorkerHandle,
@@ -185,7 +186,7 @@ def test_sigterm_mid_job_lets_running_jobs_finish(db, fresh_worker):
     fresh_worker.stop()
     assert {row["status"] for row in rows(db, job_ids).values()} == {"completed"}
     log = Path(process.log_path).read_text()
-    assert "event='runner.drained' released=0" in log
+    assert event_lines(log, "runner.drained", released=0)
 
 
 def test_sigterm_past_the_grace_period_releases_jobs_for_redelivery(db, fresh_worker):

@@ -25,6 +25,7 @@ from jobqueue.worker_process import (
 )
 from supabase_local.state import free_port
 from supabase_local.testing import eventually
+from tests.log_lines import event_lines
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
@@ -51,7 +52,7 @@ def test_start_reuse_and_graceful_stop(tmp_path: Path):
         assert stop_worker(worker)
     assert load_worker(tmp_path) is None
     log = Path(worker.log_path).read_text()
-    assert "event='worker.stopped'" in log and "hook.refused" in log
+    assert event_lines(log, "worker.stopped") and event_lines(log, "hook.refused", status=401)
     assert not stop_worker(worker)
 
 
@@ -60,13 +61,13 @@ def test_sigint_also_exits_cleanly(tmp_path: Path):
     worker = start_worker(worker_env(offline_settings(port)), port=port, state_dir=tmp_path)
     os.kill(worker.pid, signal.SIGINT)
     assert wait_for_exit(worker.pid, 15)
-    assert "event='worker.stopped'" in Path(worker.log_path).read_text()
+    assert event_lines(Path(worker.log_path).read_text(), "worker.stopped")
 
 
 def test_bad_settings_fail_fast_with_the_log(tmp_path: Path):
     port = free_port()
     env = worker_env(offline_settings(port)) | {"JOB_FAIL_PATTERN": "("}
-    with pytest.raises(WorkerError, match="JOB_FAIL_PATTERN is not a valid regular expression"):
+    with pytest.raises(WorkerError, match="JOB_FAIL_PATTERN must be a valid regular expression"):
         start_worker(env, port=port, state_dir=tmp_path)
     assert load_worker(tmp_path) is None
 

@@ -19,6 +19,7 @@ from jobqueue.worker_process import WorkerProcess, start_worker, stop_worker, wo
 from supabase_local.state import free_port
 from supabase_local.testing import eventually
 from tests.acceptance.test_worker_process import offline_settings
+from tests.log_lines import event_lines
 from tests.worker_pool import child_pids, exited, runs_by_pid, wait_children
 from tests.worker_support import FAST, archived_count, submit, sweeper, wait_status
 from worker.supervisor import Backoff
@@ -94,7 +95,7 @@ def test_a_killed_child_is_restarted_and_no_job_is_lost(db, provisioned, tmp_pat
         done = wait_status(db, job_ids, "completed", between=sweeper(db))
         assert archived_count(db, job_ids) == Counter({job_id: 1 for job_id in job_ids})
         assert all(row["result"] for row in done.values())
-        assert "event='supervisor.child_exited'" in Path(worker.log_path).read_text()
+        assert event_lines(Path(worker.log_path).read_text(), "supervisor.child_exited")
     finally:
         stop_worker(worker)
 
@@ -106,8 +107,8 @@ def test_sigterm_drains_every_child(tmp_path):
     assert stop_worker(worker)
     eventually(lambda: all(exited(pid) for pid in children), what="every child to exit")
     log = Path(worker.log_path).read_text()
-    assert all(f"event='worker.stopped' pid={pid}" in log for pid in children)
-    assert "event='supervisor.stopped'" in log
+    assert all(event_lines(log, "worker.stopped", pid=pid) for pid in children)
+    assert event_lines(log, "supervisor.stopped")
 
 
 def test_a_killed_supervisor_leaves_no_orphan(tmp_path):
@@ -116,4 +117,4 @@ def test_a_killed_supervisor_leaves_no_orphan(tmp_path):
     children = wait_children(worker, 2)
     stop_worker(worker, force=True)
     eventually(lambda: all(exited(pid) for pid in children), what="every child to exit")
-    assert "event='worker.orphaned'" in Path(worker.log_path).read_text()
+    assert event_lines(Path(worker.log_path).read_text(), "worker.orphaned")

@@ -58,7 +58,7 @@ def _print_status(report: lifecycle.Status, output: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_logging("WARNING", for_people=True)
+    configure_logging("WARNING", "console")
     try:
         if args.command == "start":
             lifecycle.start(args.dir)
