@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 
 from tests.worker_fakes import FakeRpc, make_config, new_job_id
 from worker.backoff import retry_delay
-from worker.pull import pull_loop, should_pull
-from worker.runner import Delivery, Runner
+from worker.intake import Delivery
+from worker.pull import PullPolicy, pull_loop
+from worker.runner import Runner
 
 ALL_DONE = 30.0  # generous grace: drain returns as soon as the jobs are done
 
@@ -120,12 +121,13 @@ async def test_a_worker_that_refused_deliveries_as_busy_pulls_their_jobs_once_it
                          pull_idle_seconds=0)
     runner = Runner(config, rpc)
     outcomes = [runner.submit(delivery()) for _ in range(3)]
-    assert outcomes == ["accepted", "accepted", "busy"] and runner.owes_pull
-    assert not should_pull(config, runner, forced=False, now=runner.last_delivery)
+    assert outcomes == ["accepted", "accepted", "busy"] and runner.pulls.owed
+    assert runner.pulls.reason(runner.pulls.last_delivery, runner.backlog_drained) is None
     stop = asyncio.Event()
-    loop = asyncio.create_task(pull_loop(config, runner, stop, forced=False))
+    loop = asyncio.create_task(pull_loop(runner, stop))
     async with asyncio.timeout(10):
-        while runner.owes_pull or refused["job_id"] not in {done["job_id"] for done in rpc.names("mark_job_completed")}:
+        while runner.pulls.owed or refused["job_id"] not in {done["job_id"]
+                                                             for done in rpc.names("mark_job_completed")}:
             await asyncio.sleep(0.01)
     stop.set()
     await asyncio.wait_for(loop, timeout=10)
@@ -187,21 +189,33 @@ def test_retry_delay_grows_exponentially_with_jitter_and_a_cap():
 
 
 def test_pull_starts_when_forced_or_after_webhooks_went_quiet():
-    runner = Runner(make_config(), FakeRpc())
     quiet = make_config(pull_idle_seconds=30)
-    assert should_pull(quiet, runner, forced=True, now=runner.last_delivery)
-    assert not should_pull(quiet, runner, forced=False, now=runner.last_delivery + 29)
-    assert should_pull(quiet, runner, forced=False, now=runner.last_delivery + 30)
-    assert not should_pull(make_config(pull_idle_seconds=0), runner, forced=False, now=runner.last_delivery + 1e6)
+    forced, policy = PullPolicy.of(quiet, forced=True), PullPolicy.of(quiet)
+    assert forced.reason(forced.last_delivery, backlog_drained=False) == "forced"
+    assert policy.reason(policy.last_delivery + 29, backlog_drained=True) is None
+    assert policy.reason(policy.last_delivery + 30, backlog_drained=True) == "no webhook lately"
+    never = PullPolicy.of(make_config(pull_idle_seconds=0))
+    assert never.reason(never.last_delivery + 1e6, backlog_drained=True) is None
+
+
+def test_a_pull_owed_after_busy_waits_for_the_backlog_to_drain_and_ends_once_caught_up():
+    policy = PullPolicy.of(make_config(pull_idle_seconds=0, pull_interval_seconds=5))
+    policy.refused_busy()
+    assert policy.reason(policy.last_delivery, backlog_drained=False) is None
+    assert policy.reason(policy.last_delivery, backlog_drained=True) == "catching up after busy"
+    assert policy.pause_seconds() < 1
+    policy.caught_up()
+    assert policy.reason(policy.last_delivery, backlog_drained=True) is None
+    assert policy.pause_seconds() == 5
 
 
 async def test_pull_loop_drains_the_queue_then_stops_on_request():
     rpc = FakeRpc(queue=[{"job_id": new_job_id(), "msg_id": n, "task_name": "queued"} for n in range(5)])
     config = make_config(concurrency=2, pull_interval_seconds=0.05, job_min_seconds=0.02, job_max_seconds=0.02)
-    runner = Runner(config, rpc)
+    runner = Runner(config, rpc, pulls=PullPolicy.of(config, forced=True))
     stop = asyncio.Event()
     async with most_running(runner) as peak, asyncio.timeout(10):
-        loop = asyncio.create_task(pull_loop(config, runner, stop, forced=True))
+        loop = asyncio.create_task(pull_loop(runner, stop))
         while len(rpc.names("mark_job_completed")) < 5:
             await asyncio.sleep(0.01)
     stop.set()
