@@ -88,29 +88,52 @@ async def test_concurrency_is_bounded_and_backlog_overflow_is_busy():
     assert len(rpc.names("mark_job_completed")) == 5
 
 
+class CompletionsHeld:
+    """A ``FakeRpc`` whose completions wait for ``written``; ``writing`` is set once one waits."""
+
+    def __init__(self) -> None:
+        self.rpc = FakeRpc()
+        self.writing, self.written = asyncio.Event(), asyncio.Event()
+
+    async def __call__(self, name: str, args: dict) -> object:
+        if args.get("completions"):
+            self.writing.set()
+            await self.written.wait()
+        return await self.rpc(name, args)
+
+
 async def test_a_finished_task_frees_its_slot_before_its_completion_is_written():
     """Under load a completion waits for the next batched flush; the next delivery need not wait with it."""
-    writing, written = asyncio.Event(), asyncio.Event()
-    rpc = FakeRpc()
-
-    async def slow_completions(name: str, args: dict) -> object:
-        if args.get("completions"):
-            writing.set()
-            await written.wait()
-        return await rpc(name, args)
-
-    runner = Runner(make_config(concurrency=1, job_min_seconds=0, job_max_seconds=0), slow_completions)
+    held = CompletionsHeld()
+    rpc = held.rpc
+    runner = Runner(make_config(concurrency=1, job_min_seconds=0, job_max_seconds=0), held)
     first, second = delivery(), delivery()
     runner.submit(first)
     runner.submit(second)
-    await asyncio.wait_for(writing.wait(), timeout=5)
+    await asyncio.wait_for(held.writing.wait(), timeout=5)
     await asyncio.sleep(0.05)
     # The first job's completion is being written; its slot already went to the second delivery, whose claim
     # waits for the batch in flight, not for a slot.
     assert (runner.running, runner.waiting_for_slot, rpc.names("mark_job_completed")) == (0, 0, [])
-    written.set()
+    held.written.set()
     await runner.wait_idle()
     assert {done["job_id"] for done in rpc.names("mark_job_completed")} == {first.job_id, second.job_id}
+
+
+async def test_the_lease_is_kept_until_the_outcome_is_written_after_the_task_ended():
+    """A worker killed between the end of a task and its written outcome must leave the job leased."""
+    held = CompletionsHeld()
+    rpc = held.rpc
+    runner = Runner(make_config(lease_seconds=1, job_min_seconds=0, job_max_seconds=0), held)
+    runner.submit(delivery())
+    async with asyncio.timeout(10):
+        await held.writing.wait()
+        while not rpc.names("extend_job_lease"):
+            await asyncio.sleep(0.01)
+    assert (runner.running, rpc.names("mark_job_completed")) == (0, [])
+    held.written.set()
+    await runner.wait_idle()
+    assert [run["outcome"] for run in runner.runs.snapshot(10)] == ["completed"]
 
 
 async def test_a_worker_that_refused_deliveries_as_busy_pulls_their_jobs_once_its_backlog_drains():
@@ -186,27 +209,6 @@ def test_retry_delay_grows_exponentially_with_jitter_and_a_cap():
         assert low <= retry_delay(attempt, 2, 300, rng) <= high
     assert retry_delay(30, 2, 300, rng) <= 300
     assert retry_delay(3, 0, 300, rng) == 0
-
-
-def test_pull_starts_when_forced_or_after_webhooks_went_quiet():
-    quiet = make_config(pull_idle_seconds=30)
-    forced, policy = PullPolicy.of(quiet, forced=True), PullPolicy.of(quiet)
-    assert forced.reason(forced.last_delivery, backlog_drained=False) == "forced"
-    assert policy.reason(policy.last_delivery + 29, backlog_drained=True) is None
-    assert policy.reason(policy.last_delivery + 30, backlog_drained=True) == "no webhook lately"
-    never = PullPolicy.of(make_config(pull_idle_seconds=0))
-    assert never.reason(never.last_delivery + 1e6, backlog_drained=True) is None
-
-
-def test_a_pull_owed_after_busy_waits_for_the_backlog_to_drain_and_ends_once_caught_up():
-    policy = PullPolicy.of(make_config(pull_idle_seconds=0, pull_interval_seconds=5))
-    policy.refused_busy()
-    assert policy.reason(policy.last_delivery, backlog_drained=False) is None
-    assert policy.reason(policy.last_delivery, backlog_drained=True) == "catching up after busy"
-    assert policy.pause_seconds() < 1
-    policy.caught_up()
-    assert policy.reason(policy.last_delivery, backlog_drained=True) is None
-    assert policy.pause_seconds() == 5
 
 
 async def test_pull_loop_drains_the_queue_then_stops_on_request():
