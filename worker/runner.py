@@ -3,7 +3,7 @@ its task, then have its outcome written. The pieces live in their own modules; t
 
 Delivery is at least once; the database makes the effect exactly once (``mark_job_processing`` refuses a
 second claim, ``mark_job_completed`` is terminal). The runner adds what only a process can: admission (a
-bounded backlog, duplicates of a job held here), a concurrency bound served highest priority first
+bounded backlog, duplicates of a job held here, ``held``), a concurrency bound served highest priority first
 (``slots``), holding a delayed delivery until it comes due, the task run under its timeout (``execute``), an
 operator's cancel (``cancels``), the lease kept until the outcome is written (``attempt``), when to pull
 (``pull``), and a drain on shutdown.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Coroutine
 from typing import Any
 
 import structlog
@@ -25,6 +24,7 @@ from worker.cancels import CancelWatch
 from worker.claim import ClaimedJob
 from worker.config import WorkerConfig
 from worker.execute import Failed, TaskExecutor
+from worker.held import HeldJobs
 from worker.intake import Delivery
 from worker.outcomes import Admission
 from worker.progress import ProgressReporter
@@ -59,19 +59,18 @@ class Runner:
             "lease_seconds": config.lease_seconds})
         self._executor = TaskExecutor(config, self.registry, self.cancels, rng)
         self._reporter = Reporter(config, rpc, self._flush, self.runs, rng)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._holding: dict[str, asyncio.Task[None]] = {}  # job_id → the task holding its current delivery
+        self._held = HeldJobs()
         self.accepting = True
 
     @property
     def in_flight(self) -> int:
         """Jobs this process holds: running, waiting for a slot, or held until they come due."""
-        return len(self._tasks)
+        return len(self._held)
 
     @property
     def backlog_drained(self) -> bool:
         """No more jobs held than there are slots to run them."""
-        return len(self._tasks) <= self._config.concurrency
+        return len(self._held) <= self._config.concurrency
 
     @property
     def running(self) -> int:
@@ -92,14 +91,14 @@ class Runner:
         self.pulls.last_delivery = time.monotonic()
         if not self.accepting:
             return Admission.STOPPING
-        if delivery.job_id in self._holding:
+        if self._held.holds(delivery.job_id):
             log.info("delivery.duplicate", job_id=delivery.job_id, msg_id=delivery.msg_id)
             return Admission.DUPLICATE
-        if len(self._tasks) >= self._config.concurrency + self._config.max_backlog:
-            log.warning("delivery.busy", job_id=delivery.job_id, in_flight=len(self._tasks))
+        if len(self._held) >= self._config.concurrency + self._config.max_backlog:
+            log.warning("delivery.busy", job_id=delivery.job_id, in_flight=len(self._held))
             self.pulls.refused_busy()
             return Admission.BUSY
-        self._spawn(delivery.job_id, self._process(delivery))
+        self._held.spawn(delivery.job_id, self._process(delivery))
         return Admission.ACCEPTED
 
     async def pull_one(self) -> bool:
@@ -113,13 +112,12 @@ class Runner:
         if not rows:
             hold.release()
             return False
-        self._spawn(str(rows[0]["job_id"]), self._run_pulled(rows[0], hold))
+        self._held.spawn(str(rows[0]["job_id"]), self._run_pulled(rows[0], hold))
         return True
 
     async def wait_idle(self) -> None:
         """Return once no job is held here (new deliveries may start again at any time)."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        await self._held.wait_idle()
 
     async def drain(self, grace_seconds: float) -> None:
         """Stop taking work, let running jobs finish within the grace period, then cancel the rest.
@@ -127,31 +125,8 @@ class Runner:
         A cancelled job keeps its lease until it expires; then the message is visible and delivered again.
         """
         self.accepting = False
-        pending = set(self._tasks)
-        if pending:
-            log.info("runner.draining", in_flight=len(pending), grace_seconds=grace_seconds)
-            _, pending = await asyncio.wait(pending, timeout=grace_seconds)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-        log.info("runner.drained", released=len(pending))
-
-    def _spawn(self, job_id: str, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work, name=f"job-{job_id}")
-        self._tasks.add(task)
-        self._holding[job_id] = task
-
-        def forget(done: asyncio.Task[None]) -> None:
-            self._tasks.discard(done)
-            self._let_go(job_id, done)
-
-        task.add_done_callback(forget)
-
-    def _let_go(self, job_id: str, task: asyncio.Task[Any] | None) -> None:
-        """Stop treating deliveries of ``job_id`` as duplicates of the one ``task`` holds."""
-        if task is not None and self._holding.get(job_id) is task:
-            del self._holding[job_id]
+        released = await self._held.drain(grace_seconds)
+        log.info("runner.drained", released=released)
 
     async def _process(self, delivery: Delivery) -> None:
         if delivery.run_after is not None:
@@ -195,5 +170,5 @@ class Runner:
             if isinstance(ended, Failed):
                 # mark_job_failed sends a short back-off's retry at once: its webhook may arrive before the report
                 # returns, and it is the next attempt, not a duplicate of this one.
-                self._let_go(job.job_id, asyncio.current_task())
+                self._held.let_go(job.job_id, asyncio.current_task())
             await attempt.write(ended)
