@@ -18,7 +18,8 @@ from starlette.types import Receive, Scope, Send
 
 from worker.config import WorkerConfig
 from worker.intake import BadDelivery, parse_delivery
-from worker.pull import pull_loop
+from worker.outcomes import Admission
+from worker.pull import PullPolicy, pull_loop
 from worker.rpc import RpcClient
 from worker.runner import Runner
 from worker.settings import HOOK_PATH
@@ -26,7 +27,6 @@ from worker.signature import ReplayGuard, SignatureError, verify
 
 log = structlog.get_logger(__name__)
 
-SUBMIT_STATUS = {"accepted": 202, "duplicate": 202, "busy": 429, "stopping": 503}
 
 Connect = Callable[[WorkerConfig], Awaitable[RpcClient]]
 
@@ -54,6 +54,15 @@ def _refuse(status: int, reason: str, **fields: Any) -> JSONResponse:
     return JSONResponse({"error": reason}, status_code=status)
 
 
+def effective_settings(config: WorkerConfig, pull: bool) -> dict[str, Any]:
+    """The settings a running worker acts on, as ``/healthz`` shows them (``pull``: started with ``--pull``)."""
+    return {"concurrency": config.concurrency, "max_backlog": config.max_backlog,
+            "lease_seconds": config.lease_seconds, "job_min_seconds": config.job_min_seconds,
+            "job_max_seconds": config.job_max_seconds, "max_attempts": config.max_attempts,
+            "retry_base_seconds": config.retry_base_seconds, "retry_max_seconds": config.retry_max_seconds,
+            "pull": pull}
+
+
 class Worker:
     """The state behind the routes: settings, replay memory, the runner and the pull loop."""
 
@@ -62,13 +71,14 @@ class Worker:
         self.forced_pull = forced_pull
         self.supervisor_pid = supervisor_pid
         self.replays = ReplayGuard(config.tolerance_seconds)
+        self.settings = effective_settings(config, forced_pull)
         self.runner: Runner | None = None
 
     async def hook(self, request: Request) -> JSONResponse:
         """Accept one signed delivery; 202 means it is ours to run (or already running here)."""
         runner = self.runner
         if runner is None or not runner.accepting:
-            return _refuse(503, "worker is shutting down")
+            return _refuse(Admission.STOPPING.http_status, "worker is shutting down")
         try:
             body = await _read_capped(request, self.config.max_body_bytes)
         except BodyTooLarge:
@@ -88,25 +98,27 @@ class Worker:
             delivery = parse_delivery(body, webhook_id)
         except BadDelivery as err:
             return _refuse(400, str(err), webhook_id=webhook_id)
-        outcome = runner.submit(delivery)
-        status = SUBMIT_STATUS[outcome]
+        admission = runner.submit(delivery)
+        status = admission.http_status
         log.info("hook.received", job_id=delivery.job_id, msg_id=delivery.msg_id, webhook_id=webhook_id,
-                 outcome=outcome, status=status)
-        return JSONResponse({"outcome": outcome, "job_id": delivery.job_id}, status_code=status)
+                 outcome=admission.value, status=status)
+        return JSONResponse({"outcome": admission.value, "job_id": delivery.job_id}, status_code=status)
 
     def _process(self) -> dict[str, int | None]:
         """Which process answers, and under which supervisor (several may serve one port)."""
         return {"pid": os.getpid(), "supervisor": self.supervisor_pid}
 
     async def healthz(self, request: Request) -> JSONResponse:
-        """Liveness and load, for process managers and ``ensure_worker``."""
+        """Liveness, load, the job types served and the settings in force: for process managers, ``ensure_worker``
+        and the dashboard."""
         runner = self.runner
         process = self._process()
         if runner is None or not runner.accepting:
             return JSONResponse({"status": "stopping", **process}, status_code=503)
         return JSONResponse({"status": "ok", **process, "running": runner.running,
                              "in_flight": runner.in_flight, "waiting_for_slot": runner.waiting_for_slot,
-                             "concurrency": self.config.concurrency, "totals": runner.runs.totals})
+                             "concurrency": self.config.concurrency, "totals": runner.runs.totals,
+                             "task_types": runner.registry.names(), "settings": self.settings})
 
     async def runs(self, request: Request) -> JSONResponse:
         """The newest runs of the process that answers (``?limit=``, default 100): the worker's dashboard."""
@@ -124,10 +136,10 @@ class Worker:
     async def lifespan(self, connect: Connect) -> AsyncIterator[None]:
         """Connect, start the runner and the pull loop; on shutdown stop pulling, drain, disconnect."""
         rpc = await connect(self.config)
-        self.runner = Runner(self.config, rpc)
+        self.runner = Runner(self.config, rpc, pulls=PullPolicy.of(self.config, self.forced_pull))
         stop = asyncio.Event()
-        puller = asyncio.create_task(pull_loop(self.config, self.runner, stop, self.forced_pull))
-        watcher = asyncio.create_task(self.runner.watch_cancellations(stop))
+        puller = asyncio.create_task(pull_loop(self.runner, stop))
+        watcher = asyncio.create_task(self.runner.cancels.watch(stop))
         log.info("worker.started", concurrency=self.config.concurrency, pull=self.forced_pull)
         try:
             yield

@@ -1,17 +1,33 @@
-"""Turning a raw webhook body into a ``Delivery``, with a clear message for anything malformed."""
+"""A webhook delivery (``Delivery``) and how a raw body becomes one, with a clear message for anything malformed."""
 
 from __future__ import annotations
 
 import json
 import re
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from worker.runner import Delivery
+from worker.runs import now_iso
+from worker.tasks.registry import DEFAULT_JOB_TYPE
 
 MAX_TASK_NAME = 1000
 JOB_TYPE = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A validated webhook body: which message announces which job, and when it may be claimed."""
+
+    msg_id: int
+    job_id: str
+    task_name: str
+    webhook_id: str
+    job_type: str = DEFAULT_JOB_TYPE
+    priority: int = 0
+    run_after: float | None = None  # unix time; None means now
+    received_at: str = field(default_factory=now_iso)
 
 
 class BadDelivery(ValueError):
@@ -43,7 +59,7 @@ def parse_delivery(raw: bytes, webhook_id: str) -> Delivery:
     task_name = _field(body, "task_name")
     if not isinstance(task_name, str) or not task_name or len(task_name) > MAX_TASK_NAME:
         raise BadDelivery(f"task_name must be a non-empty string of at most {MAX_TASK_NAME} characters")
-    job_type = body.get("job_type", "echo")
+    job_type = body.get("job_type", DEFAULT_JOB_TYPE)
     if not isinstance(job_type, str) or not JOB_TYPE.fullmatch(job_type):
         raise BadDelivery("job_type must be a job type name (lower case letters, digits and _)")
     priority = body.get("priority", 0)

@@ -1,53 +1,96 @@
 """Pull mode: claim jobs with ``get_next_job`` when the database cannot (or did not lately) reach the worker, and
-after the worker refused deliveries as busy, so that their jobs need not wait for the sweeper's quiet period."""
+after the worker refused deliveries as busy, so that their jobs need not wait for the sweeper's quiet period.
+
+``PullPolicy`` decides when and how much; ``pull_loop`` does the pulling through ``Runner.pull_one``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from typing import TYPE_CHECKING
 
 import structlog
 
 from worker.config import WorkerConfig
-from worker.runner import Runner
+
+if TYPE_CHECKING:
+    from worker.runner import Runner
 
 log = structlog.get_logger(__name__)
 
-
 CATCH_UP_CHECK_SECONDS = 0.2
+FORCED = "forced"
 CATCHING_UP = "catching up after busy"
+QUIET = "no webhook lately"
 
 
-def should_pull(config: WorkerConfig, runner: Runner, forced: bool, now: float) -> bool:
-    """Pull when asked to, once a backlog that refused deliveries has drained, or when no webhook arrived for
-    ``pull_idle_seconds`` (0 turns that last reason off)."""
-    if forced or (runner.owes_pull and runner.backlog_drained):
-        return True
-    idle = config.pull_idle_seconds
-    return idle > 0 and now - runner.last_delivery >= idle
+class PullPolicy:
+    """When to pull and how much.
+
+    When: always if ``forced`` (``--pull``: the database cannot reach this worker), once a backlog that refused
+    deliveries as busy has drained, or when no webhook came for ``idle_seconds`` (0 turns that last reason
+    off). How much: one job per free slot, back to back while jobs are visible, the pull waiting behind every
+    delivery for its slot; then a pause of ``interval_seconds``, or a short check while a catch-up is owed.
+    """
+
+    def __init__(self, idle_seconds: float, interval_seconds: float, forced: bool = False) -> None:
+        self.idle_seconds = idle_seconds
+        self.interval_seconds = interval_seconds
+        self.forced = forced
+        self.last_delivery = time.monotonic()
+        self.owed = False  # a delivery was refused as busy: pull its message once the backlog drains
+
+    @classmethod
+    def of(cls, config: WorkerConfig, forced: bool = False) -> PullPolicy:
+        """The policy the worker's settings describe."""
+        return cls(config.pull_idle_seconds, config.pull_interval_seconds, forced)
+
+    def refused_busy(self) -> None:
+        """A delivery was refused because the backlog is full: its job is owed a pull."""
+        self.owed = True
+
+    def caught_up(self) -> None:
+        """A pull found nothing visible: nothing is left to catch up on."""
+        self.owed = False
+
+    def reason(self, now: float, backlog_drained: bool) -> str | None:
+        """Why to pull now (monotonic ``now``), or None to wait."""
+        if self.forced:
+            return FORCED
+        if self.owed and backlog_drained:
+            return CATCHING_UP
+        if self.idle_seconds > 0 and now - self.last_delivery >= self.idle_seconds:
+            return QUIET
+        return None
+
+    def pause_seconds(self) -> float:
+        """How long to wait before asking ``reason`` again when there is nothing to pull."""
+        return CATCH_UP_CHECK_SECONDS if self.owed else self.interval_seconds
 
 
-async def pull_loop(config: WorkerConfig, runner: Runner, stop: asyncio.Event, forced: bool) -> None:
-    """Claim jobs one by one while there are some, then wait ``pull_interval_seconds``; until ``stop`` is set."""
-    log.info("pull.started", forced=forced, idle_seconds=config.pull_idle_seconds,
-             interval_seconds=config.pull_interval_seconds)
+async def pull_loop(runner: Runner, stop: asyncio.Event) -> None:
+    """Claim jobs one by one while the policy says so and there are some, then pause; until ``stop`` is set."""
+    policy = runner.pulls
+    log.info("pull.started", forced=policy.forced, idle_seconds=policy.idle_seconds,
+             interval_seconds=policy.interval_seconds)
     pulling: str | None = None  # why the loop pulls now, or None
     while not stop.is_set():
-        if should_pull(config, runner, forced, time.monotonic()):
+        reason = policy.reason(time.monotonic(), runner.backlog_drained)
+        if reason is not None:
             if pulling is None:
-                pulling = "forced" if forced else CATCHING_UP if runner.owes_pull else "no webhook lately"
+                pulling = reason
                 log.info("pull.active", reason=pulling)
             try:
                 if await runner.pull_one():
                     continue
-                runner.owes_pull = False  # nothing visible is left to catch up on
+                policy.caught_up()
             except Exception as err:
                 log.warning("pull.failed", error=str(err))
         elif pulling is not None:
             log.info("pull.idle", reason="caught up" if pulling == CATCHING_UP else "webhooks arrive again")
             pulling = None
-        wait = CATCH_UP_CHECK_SECONDS if runner.owes_pull else config.pull_interval_seconds
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=wait)
+            await asyncio.wait_for(stop.wait(), timeout=policy.pause_seconds())
     log.info("pull.stopped")

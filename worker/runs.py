@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from worker.outcomes import Outcome
+
 
 def now_iso() -> str:
     """The current UTC time as ISO 8601, the format of every timestamp the worker reports."""
@@ -25,10 +27,10 @@ class Run:
     attempt: int
     source: str
     received_at: str
-    job_type: str = "echo"
+    job_type: str
     started_at: str = field(default_factory=now_iso)
     duration_seconds: float | None = None
-    outcome: str = "running"
+    outcome: Outcome = Outcome.RUNNING
     error: str | None = None
     pid: int = field(default_factory=os.getpid)
     _started: float = field(default_factory=time.monotonic, repr=False)
@@ -45,17 +47,17 @@ class RunLog:
 
     def __init__(self, capacity: int = 1000) -> None:
         self._runs: deque[Run] = deque(maxlen=capacity)
-        self.totals: dict[str, int] = {}
+        self.totals: dict[Outcome, int] = {}
 
     def start(self, job_id: str, task_name: str, msg_id: int | None, attempt: int, source: str,
-              received_at: str, job_type: str = "echo") -> Run:
+              received_at: str, job_type: str) -> Run:
         """Record that an attempt began."""
         run = Run(job_id, task_name, msg_id, attempt, source, received_at, job_type)
         self._runs.append(run)
         return run
 
-    def finish(self, run: Run, outcome: str, error: str | None = None) -> None:
-        """Record how an attempt ended: completed, cancelled, retrying, failed, released, duplicate or error."""
+    def finish(self, run: Run, outcome: Outcome, error: str | None = None) -> None:
+        """Record how an attempt ended."""
         run.duration_seconds = round(time.monotonic() - run._started, 4)
         run.outcome = outcome
         run.error = error

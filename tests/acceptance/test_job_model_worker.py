@@ -1,5 +1,6 @@
 """The job model with a real worker process: priority under load, delays on time, timeouts, cancel, progress
-pushed over Realtime and coalesced, per-job attempt limits, payloads that can never run."""
+pushed over Realtime and coalesced, per-job attempt limits, payloads that can never run, job types the worker
+does not serve."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from psycopg import sql
@@ -135,3 +137,36 @@ def test_a_payload_that_cannot_fit_fails_at_once_without_retries(db, worker):
     [done] = wait_status(db, [job_id], "failed").values()
     assert done["attempts"] == 1
     assert "payload does not fit job type 'generate_report'" in done["error"] and "sections" in done["error"]
+
+
+@pytest.fixture
+def unserved_type(db: psycopg.Connection) -> Iterator[str]:
+    """A job type in ``job_types`` that the worker has no task for (as after provisioning a newer worker's
+    tasks while an older worker still runs); its jobs and letters are removed afterwards."""
+    name = "resize"
+    db.execute("insert into public.job_types (name, description) values (%s, 'not in this worker')", (name,))
+    yield name
+    jobs = [str(job_id) for (job_id,) in db.execute("select job_id from public.job_results where job_type = %s",
+                                                    (name,)).fetchall()]
+    for table in ("q_work_queue", "q_work_queue_dlq", "a_work_queue"):
+        db.execute(sql.SQL("delete from {} where message->>'job_id' = any(%s)").format(sql.Identifier("pgmq", table)),
+                   (jobs,))
+    db.execute("delete from public.job_results where job_type = %s", (name,))
+    db.execute("delete from public.job_types where name = %s", (name,))
+
+
+def test_a_job_of_a_type_the_worker_does_not_serve_fails_at_once_saying_so(db, worker, unserved_type):
+    """Regression: such a job was retried as if the failure were transient, and reached the dead-letter queue
+    only after every attempt and back-off, with a message that did not say what to do."""
+    worker.restart(MAX_ATTEMPTS="5")
+    health = httpx.get(f"{worker.process.url}/healthz", timeout=5).json()
+    assert health["task_types"] == ["echo", "flaky", "generate_report"]
+    job_id = str(submit(db, "make thumbnails", job_type=unserved_type)["job_id"])
+    [done] = wait_status(db, [job_id], "failed").values()
+    assert done["attempts"] == 1
+    assert done["error"] == ("job type 'resize' is not registered in this worker (it serves: echo, flaky, "
+                             "generate_report); restart the worker after adding a task")
+    letters = db.execute("select count(*) from pgmq.q_work_queue_dlq where message->>'job_id' = %s",
+                         (job_id,)).fetchone()[0]
+    assert (letters, in_queue(db, job_id)) == (1, 0)
+    assert [run["outcome"] for run in worker.runs() if run["job_id"] == job_id] == ["failed"]

@@ -97,5 +97,22 @@ def test_malformed_signed_body_gets_400_with_a_reason(client, rpc, body, message
 def test_healthz_and_runs(client):
     health = client.get("/healthz").json()
     assert health["status"] == "ok" and health["concurrency"] == 10
+    assert health["task_types"] == ["echo", "flaky", "generate_report"]
+    assert health["settings"] == {
+        "concurrency": 10, "max_backlog": 1000, "lease_seconds": 60, "job_min_seconds": 0.0, "job_max_seconds": 0.0,
+        "max_attempts": 5, "retry_base_seconds": 2.0, "retry_max_seconds": 300.0, "pull": False}
     assert client.get("/runs?limit=x").status_code == 400
     assert client.get("/runs?limit=5").json()["runs"] == []
+
+
+def test_healthz_shows_the_settings_in_force_and_pull_mode():
+    async def connect(_config: WorkerConfig) -> FakeRpc:
+        return FakeRpc()
+
+    config = make_config(concurrency=3, max_backlog=7, lease_seconds=9, job_min_seconds=0.5, job_max_seconds=1.5,
+                         max_attempts=2, retry_base_seconds=0.25, retry_max_seconds=8.0)
+    with TestClient(create_app(config, connect, forced_pull=True)) as pulling:
+        settings = pulling.get("/healthz").json()["settings"]
+    assert settings == {"concurrency": 3, "max_backlog": 7, "lease_seconds": 9, "job_min_seconds": 0.5,
+                        "job_max_seconds": 1.5, "max_attempts": 2, "retry_base_seconds": 0.25,
+                        "retry_max_seconds": 8.0, "pull": True}

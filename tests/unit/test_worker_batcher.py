@@ -9,7 +9,8 @@ import pytest
 
 from tests.worker_fakes import FakeRpc, make_config, new_job_id
 from worker.batcher import RpcBatcher
-from worker.runner import Delivery, Runner
+from worker.intake import Delivery
+from worker.runner import Runner
 
 
 class SlowEcho:

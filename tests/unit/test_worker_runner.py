@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 
 from tests.worker_fakes import FakeRpc, make_config, new_job_id
 from worker.backoff import retry_delay
-from worker.pull import pull_loop, should_pull
-from worker.runner import Delivery, Runner
+from worker.intake import Delivery
+from worker.pull import PullPolicy, pull_loop
+from worker.runner import Runner
 
 ALL_DONE = 30.0  # generous grace: drain returns as soon as the jobs are done
 
@@ -87,29 +88,52 @@ async def test_concurrency_is_bounded_and_backlog_overflow_is_busy():
     assert len(rpc.names("mark_job_completed")) == 5
 
 
+class CompletionsHeld:
+    """A ``FakeRpc`` whose completions wait for ``written``; ``writing`` is set once one waits."""
+
+    def __init__(self) -> None:
+        self.rpc = FakeRpc()
+        self.writing, self.written = asyncio.Event(), asyncio.Event()
+
+    async def __call__(self, name: str, args: dict) -> object:
+        if args.get("completions"):
+            self.writing.set()
+            await self.written.wait()
+        return await self.rpc(name, args)
+
+
 async def test_a_finished_task_frees_its_slot_before_its_completion_is_written():
     """Under load a completion waits for the next batched flush; the next delivery need not wait with it."""
-    writing, written = asyncio.Event(), asyncio.Event()
-    rpc = FakeRpc()
-
-    async def slow_completions(name: str, args: dict) -> object:
-        if args.get("completions"):
-            writing.set()
-            await written.wait()
-        return await rpc(name, args)
-
-    runner = Runner(make_config(concurrency=1, job_min_seconds=0, job_max_seconds=0), slow_completions)
+    held = CompletionsHeld()
+    rpc = held.rpc
+    runner = Runner(make_config(concurrency=1, job_min_seconds=0, job_max_seconds=0), held)
     first, second = delivery(), delivery()
     runner.submit(first)
     runner.submit(second)
-    await asyncio.wait_for(writing.wait(), timeout=5)
+    await asyncio.wait_for(held.writing.wait(), timeout=5)
     await asyncio.sleep(0.05)
     # The first job's completion is being written; its slot already went to the second delivery, whose claim
     # waits for the batch in flight, not for a slot.
     assert (runner.running, runner.waiting_for_slot, rpc.names("mark_job_completed")) == (0, 0, [])
-    written.set()
+    held.written.set()
     await runner.wait_idle()
     assert {done["job_id"] for done in rpc.names("mark_job_completed")} == {first.job_id, second.job_id}
+
+
+async def test_the_lease_is_kept_until_the_outcome_is_written_after_the_task_ended():
+    """A worker killed between the end of a task and its written outcome must leave the job leased."""
+    held = CompletionsHeld()
+    rpc = held.rpc
+    runner = Runner(make_config(lease_seconds=1, job_min_seconds=0, job_max_seconds=0), held)
+    runner.submit(delivery())
+    async with asyncio.timeout(10):
+        await held.writing.wait()
+        while not rpc.names("extend_job_lease"):
+            await asyncio.sleep(0.01)
+    assert (runner.running, rpc.names("mark_job_completed")) == (0, [])
+    held.written.set()
+    await runner.wait_idle()
+    assert [run["outcome"] for run in runner.runs.snapshot(10)] == ["completed"]
 
 
 async def test_a_worker_that_refused_deliveries_as_busy_pulls_their_jobs_once_its_backlog_drains():
@@ -120,12 +144,13 @@ async def test_a_worker_that_refused_deliveries_as_busy_pulls_their_jobs_once_it
                          pull_idle_seconds=0)
     runner = Runner(config, rpc)
     outcomes = [runner.submit(delivery()) for _ in range(3)]
-    assert outcomes == ["accepted", "accepted", "busy"] and runner.owes_pull
-    assert not should_pull(config, runner, forced=False, now=runner.last_delivery)
+    assert outcomes == ["accepted", "accepted", "busy"] and runner.pulls.owed
+    assert runner.pulls.reason(runner.pulls.last_delivery, runner.backlog_drained) is None
     stop = asyncio.Event()
-    loop = asyncio.create_task(pull_loop(config, runner, stop, forced=False))
+    loop = asyncio.create_task(pull_loop(runner, stop))
     async with asyncio.timeout(10):
-        while runner.owes_pull or refused["job_id"] not in {done["job_id"] for done in rpc.names("mark_job_completed")}:
+        while runner.pulls.owed or refused["job_id"] not in {done["job_id"]
+                                                             for done in rpc.names("mark_job_completed")}:
             await asyncio.sleep(0.01)
     stop.set()
     await asyncio.wait_for(loop, timeout=10)
@@ -186,22 +211,13 @@ def test_retry_delay_grows_exponentially_with_jitter_and_a_cap():
     assert retry_delay(3, 0, 300, rng) == 0
 
 
-def test_pull_starts_when_forced_or_after_webhooks_went_quiet():
-    runner = Runner(make_config(), FakeRpc())
-    quiet = make_config(pull_idle_seconds=30)
-    assert should_pull(quiet, runner, forced=True, now=runner.last_delivery)
-    assert not should_pull(quiet, runner, forced=False, now=runner.last_delivery + 29)
-    assert should_pull(quiet, runner, forced=False, now=runner.last_delivery + 30)
-    assert not should_pull(make_config(pull_idle_seconds=0), runner, forced=False, now=runner.last_delivery + 1e6)
-
-
 async def test_pull_loop_drains_the_queue_then_stops_on_request():
     rpc = FakeRpc(queue=[{"job_id": new_job_id(), "msg_id": n, "task_name": "queued"} for n in range(5)])
     config = make_config(concurrency=2, pull_interval_seconds=0.05, job_min_seconds=0.02, job_max_seconds=0.02)
-    runner = Runner(config, rpc)
+    runner = Runner(config, rpc, pulls=PullPolicy.of(config, forced=True))
     stop = asyncio.Event()
     async with most_running(runner) as peak, asyncio.timeout(10):
-        loop = asyncio.create_task(pull_loop(config, runner, stop, forced=True))
+        loop = asyncio.create_task(pull_loop(runner, stop))
         while len(rpc.names("mark_job_completed")) < 5:
             await asyncio.sleep(0.01)
     stop.set()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from worker.tasks import echo, flaky, generate_report
 from worker.tasks.context import TaskContext, TaskResult
-from worker.tasks.registry import PayloadInvalid, TaskDefinition, TaskRegistry
+from worker.tasks.registry import DEFAULT_JOB_TYPE, PayloadInvalid, TaskDefinition, TaskRegistry
 
-__all__ = ["PayloadInvalid", "TaskContext", "TaskDefinition", "TaskRegistry", "TaskResult", "default_registry"]
+__all__ = ["DEFAULT_JOB_TYPE", "PayloadInvalid", "TaskContext", "TaskDefinition", "TaskRegistry", "TaskResult",
+           "default_registry"]
 
 
 def default_registry() -> TaskRegistry:

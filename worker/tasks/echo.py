@@ -7,7 +7,7 @@ import asyncio
 from pydantic import BaseModel, ConfigDict, Field
 
 from worker.tasks.context import TaskContext, TaskResult
-from worker.tasks.registry import TaskRegistry
+from worker.tasks.registry import DEFAULT_JOB_TYPE, TaskRegistry
 
 
 class EchoPayload(BaseModel):
@@ -18,9 +18,9 @@ class EchoPayload(BaseModel):
 
 
 def register(registry: TaskRegistry) -> None:
-    """Add ``echo`` to the registry."""
+    """Add ``echo`` to the registry: the default job type."""
 
-    @registry.task("echo", EchoPayload,
+    @registry.task(DEFAULT_JOB_TYPE, EchoPayload,
                    description="Waits a few seconds and returns a one-line result: the PRD's task.")
     async def echo(payload: EchoPayload, ctx: TaskContext) -> TaskResult:
         duration = ctx.work_seconds()

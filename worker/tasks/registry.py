@@ -3,6 +3,9 @@
 A task is registered under a job type name with a pydantic payload model. The model validates a job's payload
 before the task runs, and its JSON Schema is what provisioning writes to ``job_types.payload_schema``, so the
 database refuses a bad payload at submit time by the same rule.
+
+``DEFAULT_JOB_TYPE`` is the type of a job submitted without one (the PRD's ``submit_job(task_name)``); the
+worker names it nowhere else. The schema's own default (``job_results.job_type``, ``submit_job``) must agree.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from worker.tasks.context import TaskContext, TaskResult
 
 P = TypeVar("P", bound=BaseModel)
 TaskFunction = Callable[[P, TaskContext], Awaitable[TaskResult]]
+
+DEFAULT_JOB_TYPE = "echo"
 
 
 class PayloadInvalid(ValueError):
@@ -63,6 +68,10 @@ class TaskRegistry:
     def __contains__(self, name: object) -> bool:
         return name in self._tasks
 
+    def names(self) -> list[str]:
+        """The registered job types, sorted: what this worker serves."""
+        return sorted(self._tasks)
+
     def get(self, name: str) -> TaskDefinition[Any] | None:
         """The task for a job type, or None when this worker has none."""
         return self._tasks.get(name)
@@ -83,4 +92,4 @@ class TaskRegistry:
 
     def job_type_rows(self) -> list[dict[str, Any]]:
         """Every task as a ``job_types`` row, in name order."""
-        return [definition.job_type_row() for definition in sorted(self, key=lambda d: d.name)]
+        return [self._tasks[name].job_type_row() for name in self.names()]
