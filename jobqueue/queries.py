@@ -5,22 +5,19 @@ from __future__ import annotations
 PROVISION_LOCK = "select pg_advisory_lock(hashtext('test_queue.provision'))"
 PROVISION_UNLOCK = "select pg_advisory_unlock(hashtext('test_queue.provision'))"
 
-MIGRATIONS_TABLE = """
-create schema if not exists jobqueue_private;
-create table if not exists jobqueue_private.schema_migrations (
-  filename text primary key,
-  checksum text not null,
-  applied_at timestamptz not null default now()
-);
-revoke all on jobqueue_private.schema_migrations from public;
-"""
-
-APPLIED_MIGRATIONS = "select filename, checksum from jobqueue_private.schema_migrations"
-
-RECORD_MIGRATION = """
-insert into jobqueue_private.schema_migrations (filename, checksum) values (%(filename)s, %(checksum)s)
-on conflict (filename) do update set checksum = excluded.checksum, applied_at = now()
-"""
+# The Supabase CLI's migration history (supabase/cli, pkg/migration/history.go): the same table, created the
+# same way, so `supabase migration list` / `db push` see what provisioning applied and skip it.
+MIGRATION_HISTORY_TABLE = [
+    "create schema if not exists supabase_migrations",
+    "create table if not exists supabase_migrations.schema_migrations (version text not null primary key)",
+    "alter table supabase_migrations.schema_migrations add column if not exists statements text[]",
+    "alter table supabase_migrations.schema_migrations add column if not exists name text",
+]
+APPLIED_MIGRATIONS = ("select version, coalesce(name, '') as name, statements "
+                      "from supabase_migrations.schema_migrations")
+RECORD_MIGRATION = ("insert into supabase_migrations.schema_migrations (version, name, statements) "
+                    "values (%(version)s, %(name)s, %(statements)s)")
+RESET_SESSION = "reset all"
 
 REVOKE_PLATFORM_ACCESS = "select jobqueue_private.revoke_platform_access()"
 PLATFORM_ACCESS_LEFT = ("select role_name, schema_name, privilege, objects "

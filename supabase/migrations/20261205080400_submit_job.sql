@@ -116,7 +116,6 @@ declare
   clean_name text := jobqueue_private.checked_text('task_name', coalesce(task_name, ''));
   kind public.job_types;
   body jsonb := coalesce(payload, '{}');
-  problem text;
   key text;
   waiting_limit integer := coalesce(jobqueue_private.setting('max_waiting_jobs')::integer, 10000);
   chosen_priority integer;
@@ -138,9 +137,10 @@ begin
     perform jobqueue_private.refuse('payload', format('payload is %s bytes; the limit is 65536',
                                                       octet_length(body::text)));
   end if;
-  problem := jobqueue_private.schema_violation(kind.payload_schema, body, 'payload');
-  if problem is not null then
-    perform jobqueue_private.refuse('payload', format('payload does not fit job type %s: %s', kind.name, problem));
+  -- pg_jsonschema's verdict; its list of problems only when there are some.
+  if not extensions.jsonb_matches_schema(kind.payload_schema::json, body) then
+    perform jobqueue_private.refuse('payload', format('payload does not fit job type %s: %s', kind.name,
+      array_to_string(extensions.jsonschema_validation_errors(kind.payload_schema::json, body::json), '; ')));
   end if;
   chosen_priority := jobqueue_private.checked_range('priority', coalesce(priority, kind.priority), -100, 100);
   perform jobqueue_private.checked_range('delay_seconds', delay_seconds, 0, 2592000);

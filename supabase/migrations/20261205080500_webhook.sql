@@ -1,24 +1,6 @@
 -- The webhook: every message put on work_queue is POSTed to the worker through pg_net, signed the way
 -- Standard Webhooks are (https://www.standardwebhooks.com): webhook-id, webhook-timestamp and
--- webhook-signature "v1,<base64 HMAC-SHA256 of id.timestamp.body>". pgcrypto may be absent, so the HMAC
--- is written over core sha256() (RFC 2104: the key padded to 64 bytes, xor 0x36 inside, 0x5c outside).
-create or replace function jobqueue_private.hmac_sha256(key bytea, message bytea)
-returns bytea
-language sql
-immutable
-strict
-set search_path = ''
-as $$
-  -- The pads are XORed as 512-bit strings (varbit_send gives the bits back as bytes after a 4-byte length):
-  -- a handful of calls instead of a 64-step loop per pad.
-  with block as (
-    select ('x' || encode(k || decode(repeat('00', 64 - length(k)), 'hex'), 'hex'))::bit(512) as bits
-    from (select case when length(key) > 64 then sha256(key) else key end as k) as hashed
-  )
-  select sha256(substring(varbit_send(bits # ('x' || repeat('5c', 64))::bit(512)) from 5)
-                || sha256(substring(varbit_send(bits # ('x' || repeat('36', 64))::bit(512)) from 5) || message))
-  from block
-$$;
+-- webhook-signature "v1,<base64 HMAC-SHA256 of id.timestamp.body>", computed by pgcrypto's hmac().
 
 -- How far ahead of its start time a delayed (or backed-off) message is sent: the worker holds it and claims it
 -- when it comes due, so it starts on time although the sweeper runs only every 10 seconds.
@@ -64,9 +46,9 @@ begin
   if worker_url is null or secret is null then
     return null;
   end if;
-  signature := 'v1,' || encode(jobqueue_private.hmac_sha256(
-    decode(substr(secret, length('whsec_') + 1), 'base64'),
-    convert_to(webhook_id || '.' || webhook_timestamp || '.' || body::text, 'UTF8')), 'base64');
+  signature := 'v1,' || encode(extensions.hmac(
+    convert_to(webhook_id || '.' || webhook_timestamp || '.' || body::text, 'UTF8'),
+    decode(substr(secret, length('whsec_') + 1), 'base64'), 'sha256'), 'base64');
   request_id := net.http_post(
     url => worker_url,
     body => body,
