@@ -26,6 +26,7 @@ FORBIDDEN_SQL = [
     "select * from public.mark_job_failed(gen_random_uuid(), 'x', 0, null)",
     "select * from public.get_next_job(60)",
     "select public.retry_failed_jobs()",
+    "select public.retry_failed_jobs(job_type => 'echo', since => now(), job_ids => '{}')",
     "select public.cleanup_old_jobs(0)",
     "select public.sweep_work_queue()",
     "select * from pgmq.send('work_queue', '{}'::jsonb)",
