@@ -132,3 +132,19 @@ from public.job_results
 where created_at >= %(since)s
 order by created_at, task_name
 """
+
+# What supabase/schema.sql lists of the platform's objects the migrations set up.
+SNAPSHOT_QUEUES = """
+select m.queue_name, c.relrowsecurity from pgmq.meta m
+join pg_class c on c.oid = to_regclass('pgmq.q_' || m.queue_name)
+order by m.queue_name
+"""
+SNAPSHOT_PLATFORM_TRIGGERS = """
+select pg_get_triggerdef(t.oid) from pg_trigger t join pg_class c on c.oid = t.tgrelid
+where not t.tgisinternal and c.relnamespace = 'pgmq'::regnamespace
+order by c.relname, t.tgname
+"""
+SNAPSHOT_PUBLICATION = """
+select schemaname || '.' || tablename from pg_publication_tables where pubname = 'supabase_realtime' order by 1
+"""
+SNAPSHOT_CRON_JOBS = "select jobname, schedule, command from cron.job order by jobname"
