@@ -63,7 +63,7 @@ class ProvisionReport:
 
     def summary(self) -> str:
         """One line a person can read."""
-        parts = [f"{len(self.applied)} migrations applied", f"{len(self.unchanged)} already applied",
+        parts = [f"migrations: {len(self.applied)} applied, {len(self.unchanged)} already applied",
                  f"settings changed: {', '.join(self.settings_changed) or 'none'}",
                  f"job types changed: {', '.join(self.job_types_changed) or 'none'}",
                  f"API roles still reach: {'; '.join(self.api_access_left) or 'nothing on the platform schemas'}"]

@@ -92,7 +92,7 @@ def new_database(stack: StackState, with_platform: bool = True) -> Iterator[str]
 def platform_db(stack: StackState) -> Iterator[psycopg.Connection]:
     """The project's connection to a new database with the platform's shape and nothing of the project's.
 
-    Platform tests use it so they see what the stack gives a new project, not what ``sql/`` (applied to the
+    Platform tests use it so they see what the stack gives a new project, not what the migrations (applied to the
     session database by ``provisioned``) has revoked since.
     """
     with new_database(stack) as conninfo, psycopg.connect(conninfo, autocommit=True) as conn:
@@ -101,7 +101,7 @@ def platform_db(stack: StackState) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture(scope="session")
 def provisioned(stack: StackState, stack_dir: Path) -> Settings:
-    """The session stack with ``sql/`` applied; webhooks go to a loopback port where nothing listens."""
+    """The session stack with ``supabase/migrations/`` applied; webhooks go to a loopback port where nothing listens."""
     settings = load_settings({STATE_DIR_ENV: str(stack_dir)}, root=stack_dir)
     settings = replace(settings, worker_url=f"http://127.0.0.1:{free_port()}/hooks/work-queue")
     provision(settings)

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from supabase_local.bootstrap import extension_providers
+from tests.conftest import run_cli
 from tests.schema_helpers import as_role, call
 
 KEYS = [b"", b"k", bytes(range(32)), bytes(range(64)), bytes(range(65)), bytes(range(200)) * 2]
@@ -112,3 +113,11 @@ def test_status_says_which_extensions_are_stand_ins(stack):
     assert providers["pgcrypto"] == "stand-in (15_pgcrypto.sql)"
     assert providers["pg_jsonschema"] == "stand-in (16_pg_jsonschema.sql)"
     assert providers["pg_cron"] == "stand-in (40_cron.sql)"
+
+
+def test_the_status_command_prints_them(stack_dir):
+    shown = run_cli(stack_dir, "status")
+    assert shown.returncode == 0, shown.stderr
+    lines = [line.strip() for line in shown.stdout.splitlines()]
+    assert "pgcrypto: stand-in (15_pgcrypto.sql)" in lines
+    assert "pg_jsonschema: stand-in (16_pg_jsonschema.sql)" in lines
