@@ -46,11 +46,14 @@ returning s.key
 PLATFORM = """
 select c.component, c.present,
        coalesce('extension ' || e.extversion,
-                case when c.present then 'schema (embedded stack)' else 'missing' end) as provided_by
+                case when c.present then 'stand-in (embedded stack)' else 'missing' end) as provided_by
 from (values
   ('pgmq', exists (select from pg_proc where pronamespace = to_regnamespace('pgmq') and proname = 'send')),
   ('pg_net', to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is not null),
-  ('pg_cron', to_regclass('cron.job') is not null)
+  ('pg_cron', to_regclass('cron.job') is not null),
+  ('pgcrypto', to_regprocedure('extensions.hmac(bytea,bytea,text)') is not null),
+  ('pg_jsonschema', to_regprocedure('extensions.jsonb_matches_schema(json,jsonb)') is not null),
+  ('supabase_vault', to_regclass('vault.decrypted_secrets') is not null)
 ) as c(component, present)
 left join pg_extension e on e.extname = c.component
 order by c.component

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from jobqueue import introspect
 from jobqueue.provision import MIGRATIONS_DIR, ProvisionError, migrations, provision
 from jobqueue.settings import Settings
 from tests.conftest import new_database
@@ -214,3 +215,9 @@ def test_the_cron_history_cleanup_is_scheduled_once(db, provisioned: Settings):
     jobs = call(db, "select schedule, command, username from cron.job where jobname = 'cron_run_details_cleanup'")
     assert jobs == [{"schedule": "17 3 * * *", "username": "postgres",
                      "command": "delete from cron.job_run_details where end_time < now() - interval '7 days'"}]
+
+
+def test_the_platform_table_says_what_provides_each_extension(provisioned: Settings):
+    rows = {row["component"]: (row["present"], row["provided_by"]) for row in introspect.platform(provisioned)}
+    assert set(rows) == {"pgmq", "pg_net", "pg_cron", "pgcrypto", "pg_jsonschema", "supabase_vault"}
+    assert rows["pgcrypto"] == rows["pg_jsonschema"] == (True, "stand-in (embedded stack)")
