@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast test-oldest-pgmq chaos soak fuzz lab stop clean lint bench
+.PHONY: setup demo test test-fast test-oldest-pgmq chaos soak fuzz lab stop clean lint bench schema
 
 setup: $(STAMP)
 
@@ -30,7 +30,12 @@ test-oldest-pgmq: setup
 	SUPABASE_LOCAL_PGMQ_SURFACE=1.4.4 $(PY) -m pytest -q tests/integration/test_submit_job.py \
 		tests/integration/test_schema_worker.py tests/integration/test_schema_webhook.py \
 		tests/integration/test_schema_access.py tests/integration/test_job_model_schema.py \
-		tests/integration/test_provision.py
+		tests/integration/test_provision.py tests/integration/test_schema_upgrade.py
+
+# supabase/schema.sql, the schema the migrations make, regenerated on the embedded stack (started if need be).
+# After adding a migration: make schema, and python -m jobqueue.migration_lock to lock the new file.
+schema: setup
+	$(PY) -m jobqueue.schema_snapshot
 
 # Jupyter refuses to run as root unless told to (containers often run as root).
 # Longer runs of the bounded suites that make test runs by default.

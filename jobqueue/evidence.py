@@ -1,4 +1,4 @@
-"""What ``sql/`` says, beside what the database's catalog says is in place: the notebook's proof for each step.
+"""What the migrations say, beside what the catalog says is in place: the notebook's proof for each step.
 
 A function is in place when the body PostgreSQL stores (``prosrc``) is, character for character, the body in
 the file; a trigger or policy when the catalog holds it. Each ``Evidence`` renders as two columns in Jupyter
@@ -20,7 +20,7 @@ _COLUMN = "flex:1 1 28em;min-width:0;overflow-x:auto"
 
 @dataclass(frozen=True)
 class Evidence:
-    """One definition from ``sql/``, what the catalog holds for it, and the verdict in one line."""
+    """One definition from the migrations, what the catalog holds for it, and the verdict in one line."""
 
     source: Excerpt
     catalog: str
@@ -46,7 +46,7 @@ def _yes(value: bool) -> str:
 
 
 def function_evidence(settings: Settings, name: str) -> Evidence:
-    """``name``'s block in ``sql/`` beside ``pg_get_functiondef`` (up to its body) and who may call it."""
+    """``name``'s block in the migrations beside ``pg_get_functiondef`` (up to its body) and who may call it."""
     source = function_source(name)
     row = introspect.function_definition(settings, name)
     if row is None:
@@ -61,7 +61,7 @@ def function_evidence(settings: Settings, name: str) -> Evidence:
 
 
 def trigger_evidence(settings: Settings, name: str) -> Evidence:
-    """The trigger's statement in ``sql/`` beside ``pg_get_triggerdef``."""
+    """The trigger's statement in the migrations beside ``pg_get_triggerdef``."""
     source = trigger_source(name)
     rows = introspect.trigger_definitions(settings, name)
     lines = [f"{row['definition']}\n  enabled: {_yes(row['enabled'])}" for row in rows]
@@ -72,7 +72,7 @@ def trigger_evidence(settings: Settings, name: str) -> Evidence:
 
 
 def policy_evidence(settings: Settings, name: str) -> Evidence:
-    """The policy's statement in ``sql/`` beside ``pg_policies`` and the table grants of each API role."""
+    """The policy's statement in the migrations beside ``pg_policies`` and the table grants of each API role."""
     source = policy_source(name)
     policies = [row for row in introspect.policies(settings) if row["policy"] == name]
     catalog = (introspect.text_table(policies) + "\n\ntable privileges on job_results:\n"

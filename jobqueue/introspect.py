@@ -25,7 +25,7 @@ def _rows(settings: Settings, query: str, params: dict[str, Any] | None = None) 
 
 
 def platform(settings: Settings) -> list[Row]:
-    """PGMQ, pg_net and pg_cron: present or not, and whether as an extension or the stack's schema."""
+    """The extensions the schema needs: present or not, and whether as the extension or the stack's stand-in."""
     return _rows(settings, queries.PLATFORM)
 
 

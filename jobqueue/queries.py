@@ -5,22 +5,19 @@ from __future__ import annotations
 PROVISION_LOCK = "select pg_advisory_lock(hashtext('test_queue.provision'))"
 PROVISION_UNLOCK = "select pg_advisory_unlock(hashtext('test_queue.provision'))"
 
-MIGRATIONS_TABLE = """
-create schema if not exists jobqueue_private;
-create table if not exists jobqueue_private.schema_migrations (
-  filename text primary key,
-  checksum text not null,
-  applied_at timestamptz not null default now()
-);
-revoke all on jobqueue_private.schema_migrations from public;
-"""
-
-APPLIED_MIGRATIONS = "select filename, checksum from jobqueue_private.schema_migrations"
-
-RECORD_MIGRATION = """
-insert into jobqueue_private.schema_migrations (filename, checksum) values (%(filename)s, %(checksum)s)
-on conflict (filename) do update set checksum = excluded.checksum, applied_at = now()
-"""
+# The Supabase CLI's migration history (supabase/cli, pkg/migration/history.go): the same table, created the
+# same way, so `supabase migration list` / `db push` see what provisioning applied and skip it.
+MIGRATION_HISTORY_TABLE = [
+    "create schema if not exists supabase_migrations",
+    "create table if not exists supabase_migrations.schema_migrations (version text not null primary key)",
+    "alter table supabase_migrations.schema_migrations add column if not exists statements text[]",
+    "alter table supabase_migrations.schema_migrations add column if not exists name text",
+]
+APPLIED_MIGRATIONS = ("select version, coalesce(name, '') as name, statements "
+                      "from supabase_migrations.schema_migrations")
+RECORD_MIGRATION = ("insert into supabase_migrations.schema_migrations (version, name, statements) "
+                    "values (%(version)s, %(name)s, %(statements)s)")
+RESET_SESSION = "reset all"
 
 REVOKE_PLATFORM_ACCESS = "select jobqueue_private.revoke_platform_access()"
 PLATFORM_ACCESS_LEFT = ("select role_name, schema_name, privilege, objects "
@@ -53,11 +50,14 @@ delete from jobqueue_private.settings where key = %(key)s returning key
 PLATFORM = """
 select c.component, c.present,
        coalesce('extension ' || e.extversion,
-                case when c.present then 'schema (embedded stack)' else 'missing' end) as provided_by
+                case when c.present then 'stand-in (embedded stack)' else 'missing' end) as provided_by
 from (values
   ('pgmq', exists (select from pg_proc where pronamespace = to_regnamespace('pgmq') and proname = 'send')),
   ('pg_net', to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is not null),
-  ('pg_cron', to_regclass('cron.job') is not null)
+  ('pg_cron', to_regclass('cron.job') is not null),
+  ('pgcrypto', to_regprocedure('extensions.hmac(bytea,bytea,text)') is not null),
+  ('pg_jsonschema', to_regprocedure('extensions.jsonb_matches_schema(json,jsonb)') is not null),
+  ('supabase_vault', to_regclass('vault.decrypted_secrets') is not null)
 ) as c(component, present)
 left join pg_extension e on e.extname = c.component
 order by c.component
@@ -139,3 +139,19 @@ from public.job_results
 where created_at >= %(since)s
 order by created_at, task_name
 """
+
+# What supabase/schema.sql lists of the platform's objects the migrations set up.
+SNAPSHOT_QUEUES = """
+select m.queue_name, c.relrowsecurity from pgmq.meta m
+join pg_class c on c.oid = to_regclass('pgmq.q_' || m.queue_name)
+order by m.queue_name
+"""
+SNAPSHOT_PLATFORM_TRIGGERS = """
+select pg_get_triggerdef(t.oid) from pg_trigger t join pg_class c on c.oid = t.tgrelid
+where not t.tgisinternal and c.relnamespace = 'pgmq'::regnamespace
+order by c.relname, t.tgname
+"""
+SNAPSHOT_PUBLICATION = """
+select schemaname || '.' || tablename from pg_publication_tables where pubname = 'supabase_realtime' order by 1
+"""
+SNAPSHOT_CRON_JOBS = "select jobname, schedule, command from cron.job order by jobname"

@@ -1,7 +1,8 @@
-"""The few lines of ``sql/`` a notebook step is about, read from the files when the step runs.
+"""The few lines of ``supabase/migrations/`` a notebook step is about, read from the files when the step runs.
 
 Excerpts are found by what they define (a function's name, a statement's opening words), never by line
-numbers, so the notebook shows what the files say today. An ``Excerpt`` renders as highlighted SQL in
+numbers, so the notebook shows what the files say today; the last definition in file order is the one the
+database keeps, since a later migration replaces an earlier one. An ``Excerpt`` renders as highlighted SQL in
 Jupyter and as plain text elsewhere.
 """
 
@@ -20,17 +21,18 @@ from pygments.lexers import PostgresLexer
 
 from jobqueue.settings import PROJECT_ROOT
 
-SQL_DIR = PROJECT_ROOT / "sql"
+MIGRATIONS = "supabase/migrations"
+SQL_DIR = PROJECT_ROOT / MIGRATIONS
 _DOLLAR_QUOTE = "$$"
 
 
 class ExcerptNotFound(LookupError):
-    """No file of ``sql/`` defines what was asked for."""
+    """No migration defines what was asked for."""
 
 
 @dataclass(frozen=True)
 class Excerpt:
-    """Lines ``first``-``last`` (1-based) of one file of ``sql/``, defining ``name`` (a function, trigger, policy)."""
+    """Lines ``first``-``last`` (1-based) of one migration file, defining ``name`` (a function, trigger, policy)."""
 
     name: str
     file: str
@@ -40,9 +42,9 @@ class Excerpt:
 
     @property
     def where(self) -> str:
-        """``sql/<file>, lines a-b``: where a reader finds it in the file today."""
+        """``supabase/migrations/<file>, lines a-b``: where a reader finds it in the file today."""
         lines = f"line {self.first}" if self.first == self.last else f"lines {self.first}-{self.last}"
-        return f"sql/{self.file}, {lines}"
+        return f"{MIGRATIONS}/{self.file}, {lines}"
 
     @property
     def body(self) -> str:
@@ -76,7 +78,7 @@ def _find(start: re.Pattern[str], end: re.Pattern[str], name: str, sql_dir: Path
                 continue
             last = next((i for i in range(first, len(lines)) if end.search(lines[i])), None)
             if last is None:
-                raise ExcerptNotFound(f"{name} opens in sql/{path.name} at line {first + 1} but never closes")
+                raise ExcerptNotFound(f"{name} opens in {path.name} at line {first + 1} but never closes")
             text = textwrap.dedent("\n".join(lines[first:last + 1]))
             found = Excerpt(name, path.name, first + 1, last + 1, text)
     if found is None:

@@ -9,16 +9,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import structlog
 
 from worker.config import WorkerConfig
 
-if TYPE_CHECKING:
-    from worker.runner import Runner
-
 log = structlog.get_logger(__name__)
+
+
+class Puller(Protocol):
+    """What the pull loop needs of a runner (the runner composes a policy, so the policy's module cannot import it)."""
+
+    pulls: PullPolicy
+
+    @property
+    def backlog_drained(self) -> bool:
+        """True when no delivery waits for a slot."""
+        ...
+
+    async def pull_one(self) -> bool:
+        """Claim and start the next visible job; False when there was none."""
+        ...
 
 CATCH_UP_CHECK_SECONDS = 0.2
 FORCED = "forced"
@@ -70,7 +82,7 @@ class PullPolicy:
         return CATCH_UP_CHECK_SECONDS if self.owed else self.interval_seconds
 
 
-async def pull_loop(runner: Runner, stop: asyncio.Event) -> None:
+async def pull_loop(runner: Puller, stop: asyncio.Event) -> None:
     """Claim jobs one by one while the policy says so and there are some, then pause; until ``stop`` is set."""
     policy = runner.pulls
     log.info("pull.started", forced=policy.forced, idle_seconds=policy.idle_seconds,

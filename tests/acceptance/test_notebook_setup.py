@@ -67,7 +67,7 @@ def test_papermill_runs_every_step(provisioned: Settings, stack_dir: Path, tmp_p
     for source in ("public.submit_job(task_name text", "jobqueue_private.deliver(msg_id bigint, message jsonb",
                    "public.mark_job_processing(job_id uuid", "create policy job_results_read"):
         assert source in text, f"the excerpt {source!r} is not shown"
-    assert text.count("the stored body is identical to sql/") == 4
+    assert text.count("the stored body is identical to supabase/migrations/") == 4
     for expected in ("trigger work_queue_webhook is in place and enabled", "policy job_results_read is in place",
                      "work_queue_dlq", "work_queue_sweeper"):
         assert expected in text

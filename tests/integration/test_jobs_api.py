@@ -42,7 +42,7 @@ def test_unknown_job_has_no_status(provisioned: Settings):
 @pytest.mark.parametrize(("call_args", "argument", "words"), [
     ({"job_type": "no_such_type"}, "job_type", "not a known job type"),
     ({"job_type": "echo", "task_name": "bad\x01name"}, "task_name", "control characters"),
-    ({"job_type": "echo", "payload": {"message": 5}}, "payload", "payload.message must be a string"),
+    ({"job_type": "echo", "payload": {"message": 5}}, "payload", "message must be a string"),
     ({"job_type": "echo", "delay": -1}, "delay_seconds", "between 0 and"),
     ({"job_type": "echo", "priority": 101}, "priority", "between -100 and 100"),
 ])

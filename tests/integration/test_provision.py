@@ -1,4 +1,5 @@
-"""Provisioning: migrations on a fresh database, applied twice, change nothing; failures name their file."""
+"""Provisioning: migrations applied once each and recorded as the Supabase CLI records them; an applied file
+that changed is refused; failures name their file; the preflight names what a project must enable."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
-from jobqueue.provision import SQL_DIR, ProvisionError, migrations, provision
+from jobqueue import introspect
+from jobqueue.provision import MIGRATIONS_DIR, ProvisionError, migrations, provision
 from jobqueue.settings import Settings
 from supabase_local.testing import new_database
 from tests.schema_helpers import as_role, call
@@ -63,48 +66,91 @@ def bare_db(stack) -> Iterator[str]:
         yield url
 
 
-def test_migrations_applied_twice_change_nothing(fresh_db, provisioned: Settings):
+HISTORY = "select version, name, statements from supabase_migrations.schema_migrations order by version"
+
+
+def test_migrations_are_recorded_as_the_supabase_cli_records_them(fresh_db, provisioned: Settings):
     settings = replace(provisioned, db_url=fresh_db)
     first = provision(settings)
-    assert first.applied == [m.name for m in migrations()]
+    assert first.applied == [m.file for m in migrations()]
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute(HISTORY).fetchall() == [(m.version, m.name, m.statements) for m in migrations()]
+        columns = conn.execute("select column_name, data_type, is_nullable from information_schema.columns "
+                               "where table_schema = 'supabase_migrations' and table_name = 'schema_migrations' "
+                               "order by ordinal_position").fetchall()
+    assert columns == [("version", "text", "NO"), ("statements", "ARRAY", "YES"), ("name", "text", "YES")]
     after_first = snapshot(fresh_db)
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        for migration in migrations():
-            with conn.transaction():
-                conn.execute(migration.text.encode())
-    assert snapshot(fresh_db) == after_first
     second = provision(settings)
-    assert (second.applied, second.reapplied, second.settings_changed) == ([], [], [])
+    assert (second.applied, second.settings_changed) == ([], [])
     assert second.unchanged == first.applied
     assert snapshot(fresh_db) == after_first
 
 
-def test_a_changed_migration_is_applied_again(fresh_db, provisioned: Settings, tmp_path: Path):
+def test_only_a_new_migration_is_applied(fresh_db, provisioned: Settings, tmp_path: Path):
     settings = replace(provisioned, db_url=fresh_db)
     provision(settings)
-    shutil.copytree(SQL_DIR, tmp_path, dirs_exist_ok=True)
-    edited = tmp_path / "020_job_results.sql"
-    edited.write_text(edited.read_text() + "\n-- reviewed\n")
+    shutil.copytree(MIGRATIONS_DIR, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "20991231000000_later.sql").write_text("create table public.later (id int);\n-- the end\n")
     report = provision(settings, tmp_path)
-    assert report.reapplied == ["020_job_results.sql"]
-    assert report.applied == []
+    assert report.applied == ["20991231000000_later.sql"]
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute(HISTORY).fetchall()[-1] == ("20991231000000", "later",
+                                                        ["create table public.later (id int)", "-- the end"])
+
+
+def test_a_changed_applied_migration_is_refused(fresh_db, provisioned: Settings, tmp_path: Path):
+    settings = replace(provisioned, db_url=fresh_db)
+    provision(settings)
+    shutil.copytree(MIGRATIONS_DIR, tmp_path, dirs_exist_ok=True)
+    edited = next(tmp_path.glob("*_job_results.sql"))
+    edited.write_text(edited.read_text() + "\ncomment on table public.job_results is 'edited';\n")
+    (tmp_path / "20991231000000_later.sql").write_text("create table public.later (id int);\n")
+    with pytest.raises(ProvisionError, match=rf"{edited.name} was changed after it was applied.*add a new migration"):
+        provision(settings, tmp_path)
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("select to_regclass('public.later')").fetchone()[0] is None
+
+
+def test_a_file_not_named_as_the_cli_expects_is_refused(tmp_path: Path):
+    (tmp_path / "old_style.sql").write_text("select 1;\n")
+    with pytest.raises(ProvisionError, match=r"old_style\.sql is not named <timestamp>_<name>\.sql"):
+        migrations(tmp_path)
 
 
 def test_missing_extensions_are_named_plainly(bare_db, provisioned: Settings):
     with pytest.raises(ProvisionError) as failure:
         provision(replace(provisioned, db_url=bare_db))
     message = str(failure.value)
-    assert "000_preflight.sql" in message
-    for name in ("pgmq", "pg_net", "pg_cron", "create extension"):
+    assert "_preflight.sql" in message
+    for name in ("pgmq", "pg_net", "pg_cron", "pgcrypto", "pg_jsonschema", "Supabase Vault", "create extension"):
         assert name in message
 
 
+@pytest.mark.parametrize(("version", "refused"), [("1.4.2", True), ("1.5", False), ("1.6.4", False)])
+def test_the_preflight_refuses_a_pg_cron_too_old_for_the_sweeper(fresh_db, version: str, refused: bool):
+    """pg_cron before 1.5 has no schedules in seconds. The preflight reads pg_extension unqualified, so a view
+    of that name placed ahead of pg_catalog on the search path shows it the version under test."""
+    preflight = migrations()[0]
+    with psycopg.connect(fresh_db, autocommit=True) as conn, conn.transaction(force_rollback=True):
+        conn.execute("create schema older")
+        conn.execute(sql.SQL("create view older.pg_extension as select 'pg_cron'::name as extname, "
+                             "{}::text as extversion").format(sql.Literal(version)))
+        conn.execute("set local search_path = older, pg_catalog")
+        if refused:
+            with pytest.raises(psycopg.errors.RaiseException, match=rf"pg_cron 1\.5 or later .* pg_cron {version}"):
+                conn.execute(preflight.text.encode())
+        else:
+            conn.execute(preflight.text.encode())
+
+
 def test_a_failing_migration_is_named_and_not_recorded(db, provisioned: Settings, tmp_path: Path):
-    (tmp_path / "900_broken.sql").write_text("create table public.never_made (id int);\nselect * from no_such_table;\n")
-    with pytest.raises(ProvisionError, match=r"900_broken\.sql.*no_such_table"):
+    shutil.copytree(MIGRATIONS_DIR, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "20991231000000_broken.sql").write_text(
+        "create table public.never_made (id int);\nselect * from no_such_table;\n")
+    with pytest.raises(ProvisionError, match=r"20991231000000_broken\.sql.*no_such_table"):
         provision(provisioned, tmp_path)
     assert call(db, "select to_regclass('public.never_made') as t")[0]["t"] is None
-    assert call(db, "select count(*) as n from jobqueue_private.schema_migrations where filename = '900_broken.sql'"
+    assert call(db, "select count(*) as n from supabase_migrations.schema_migrations where version = '20991231000000'"
                 )[0]["n"] == 0
 
 
@@ -169,3 +215,9 @@ def test_the_cron_history_cleanup_is_scheduled_once(db, provisioned: Settings):
     jobs = call(db, "select schedule, command, username from cron.job where jobname = 'cron_run_details_cleanup'")
     assert jobs == [{"schedule": "17 3 * * *", "username": "postgres",
                      "command": "delete from cron.job_run_details where end_time < now() - interval '7 days'"}]
+
+
+def test_the_platform_table_says_what_provides_each_extension(provisioned: Settings):
+    rows = {row["component"]: (row["present"], row["provided_by"]) for row in introspect.platform(provisioned)}
+    assert set(rows) == {"pgmq", "pg_net", "pg_cron", "pgcrypto", "pg_jsonschema", "supabase_vault"}
+    assert rows["pgcrypto"] == rows["pg_jsonschema"] == (True, "stand-in (embedded stack)")

@@ -51,15 +51,6 @@ def sweep(db: psycopg.Connection) -> int:
     return call(db, "select public.sweep_work_queue() as n")[0]["n"]
 
 
-@pytest.mark.parametrize("key_length", [1, 16, 32, 63, 64, 65, 200])
-@pytest.mark.parametrize("message_length", [0, 1, 64, 1000])
-def test_sql_hmac_equals_python_hmac(db, key_length, message_length):
-    key = bytes((i * 7 + key_length) % 256 for i in range(key_length))
-    message = bytes((i * 13) % 256 for i in range(message_length))
-    got = call(db, "select jobqueue_private.hmac_sha256(%(k)s, %(m)s) as mac", {"k": key, "m": message})[0]["mac"]
-    assert bytes(got) == hmac.new(key, message, hashlib.sha256).digest()
-
-
 def test_submit_queues_a_signed_webhook(db, provisioned):
     with db.transaction(force_rollback=True):
         job = submit(db, "signed délivery")

@@ -161,6 +161,49 @@ def test_retry_failed_jobs_puts_dead_letters_back(db):
     assert left[0]["n"] == 0
 
 
+def dead_letter(db: psycopg.Connection, name: str, job_type: str = "echo") -> dict:
+    job = call(db, "select * from public.submit_job(%(n)s, job_type => %(t)s)", {"n": name, "t": job_type})[0]
+    claim(db, job)
+    fail(db, job, "gave up", max_attempts=1)
+    return job
+
+
+def letters(db: psycopg.Connection, *jobs: dict) -> int:
+    return call(db, "select count(*) as n from pgmq.q_work_queue_dlq where (message->>'job_id')::uuid = any(%(j)s)",
+                {"j": [job["job_id"] for job in jobs]})[0]["n"]
+
+
+def status(db: psycopg.Connection, job: dict) -> str:
+    return call(db, "select status from job_results where job_id = %(j)s", {"j": job["job_id"]})[0]["status"]
+
+
+def test_retry_failed_jobs_takes_only_the_job_type_asked_for(db):
+    with db.transaction(force_rollback=True):
+        echo, flaky = dead_letter(db, "an echo"), dead_letter(db, "a flaky one", "flaky")
+        retried = call(db, "select public.retry_failed_jobs(job_type => 'flaky', since => now()) as n")[0]["n"]
+        assert retried == 1
+        assert (status(db, echo), status(db, flaky)) == ("failed", "pending")
+        assert (letters(db, echo), letters(db, flaky)) == (1, 0)
+
+
+def test_retry_failed_jobs_takes_only_the_ids_and_the_time_asked_for(db):
+    with db.transaction(force_rollback=True):
+        first, second = dead_letter(db, "first"), dead_letter(db, "second")
+        later = call(db, "select public.retry_failed_jobs(since => now() + interval '1 second') as n")[0]["n"]
+        assert later == 0 and letters(db, first, second) == 2
+        retried = call(db, "select public.retry_failed_jobs(job_ids => %(ids)s) as n",
+                       {"ids": [second["job_id"]]})[0]["n"]
+        assert retried == 1
+        assert (status(db, first), status(db, second)) == ("failed", "pending")
+        assert call(db, "select public.retry_failed_jobs(job_ids => '{}') as n")[0]["n"] == 0
+
+
+def test_retry_failed_jobs_refuses_an_unknown_job_type(db):
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="job_type 'nope' is not a known job type") as err:
+        db.execute("select public.retry_failed_jobs(job_type => 'nope')")
+    assert err.value.diag.message_detail == "argument: job_type"
+
+
 def test_extend_job_lease_moves_the_visibility_timeout(db):
     job = submit(db)
     claim(db, job, lease=5)

@@ -46,7 +46,7 @@ def test_a_function_is_found_by_qualified_name_with_its_lines_and_body(sql_dir: 
     assert (excerpt.file, excerpt.first, excerpt.last) == ("010_first.sql", 2, 7)
     assert excerpt.text.startswith("create or replace function app.greet(name text)") and excerpt.text.endswith("$$;")
     assert excerpt.body == "\n  select 'hello ' || name\n"
-    assert excerpt.where == "sql/010_first.sql, lines 2-7"
+    assert excerpt.where == "supabase/migrations/010_first.sql, lines 2-7"
 
 
 def test_an_unqualified_name_takes_the_last_definition_as_the_database_would(sql_dir: Path):
@@ -63,7 +63,7 @@ def test_statements_end_at_their_semicolon_and_lose_their_indent(sql_dir: Path):
     assert trigger.text.splitlines()[-1] == "for each row execute function app.on_insert();"
     policy = policy_source("people_read", sql_dir)
     assert policy.text == "create policy people_read on app.people for select to anon using (true);"
-    assert policy.where == "sql/020_second.sql, line 3"
+    assert policy.where == "supabase/migrations/020_second.sql, line 3"
     found = statement("create  policy people_read", sql_dir)
     assert (found.file, found.first, found.text) == (policy.file, policy.first, policy.text)
 
@@ -84,5 +84,6 @@ def test_the_project_functions_notebook_01_shows_are_found(name: str):
 
 def test_the_excerpt_renders_as_highlighted_html_and_plain_text():
     excerpt = policy_source("job_results_read")
-    assert "<span" in excerpt._repr_html_() and "sql/020_job_results.sql" in excerpt._repr_html_()
-    assert str(excerpt).startswith("-- sql/020_job_results.sql, line")
+    html = excerpt._repr_html_()
+    assert "<span" in html and "supabase/migrations/20261205080200_job_results.sql" in html
+    assert str(excerpt).startswith("-- supabase/migrations/20261205080200_job_results.sql, line")

@@ -28,8 +28,8 @@ log = structlog.get_logger(__name__)
 
 BEFORE_PGMQ = ("00_roles.sql", "01_schemas.sql")
 # A platform file that stands in for an extension starts with this line; it is skipped where the real
-# extension is available.
-UNLESS_EXTENSION = re.compile(r"\A-- unless-extension-available: (\w+)")
+# extension is available, and the real one is created instead when the line says in which schema.
+UNLESS_EXTENSION = re.compile(r"\A-- unless-extension-available: (\w+)(?:, else create it in (\w+))?")
 
 
 def _platform_sql_files() -> list[tuple[str, str]]:
@@ -39,12 +39,39 @@ def _platform_sql_files() -> list[tuple[str, str]]:
 
 
 def _provided_by_extension(conn: psycopg.Connection, text: str) -> bool:
-    """True when ``text`` stands in for an extension this server has, so the real one should be used."""
+    """True when ``text`` stands in for an extension this server has, so the real one is used (and created,
+    when the file names its schema)."""
     match = UNLESS_EXTENSION.match(text)
     if match is None:
         return False
-    found = conn.execute("select 1 from pg_available_extensions where name = %s", (match.group(1),)).fetchone()
+    extension, schema = match.groups()
+    found = conn.execute("select 1 from pg_available_extensions where name = %s", (extension,)).fetchone()
+    if found is not None and schema is not None:
+        conn.execute(sql.SQL("create extension if not exists {} with schema {}").format(
+            sql.Identifier(extension), sql.Identifier(schema)))
     return found is not None
+
+
+EXTENSION_PROVIDER = """
+select coalesce((select 'extension ' || e.extversion from pg_extension e where e.extname = %(extension)s),
+                (select 'stand-in (' || p.name || ')' from extensions.supabase_local_platform p
+                 where p.name = %(file)s),
+                'missing')
+"""
+
+
+def extension_providers(conninfo: str) -> list[tuple[str, str]]:
+    """Each extension the platform files stand in for, and what provides it in ``conninfo``'s database: the real
+    extension (with its version), the stack's stand-in (the file), or nothing."""
+    providers = []
+    with psycopg.connect(conninfo) as conn:
+        for name, text in _platform_sql_files():
+            match = UNLESS_EXTENSION.match(text)
+            if match is None:
+                continue
+            row = conn.execute(EXTENSION_PROVIDER, {"extension": match.group(1), "file": name}).fetchone()
+            providers.append((match.group(1), row[0]))
+    return providers
 
 
 def install_pgmq(conn: psycopg.Connection) -> bool:

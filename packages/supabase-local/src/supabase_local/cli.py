@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from supabase_local import lifecycle
+from supabase_local import bootstrap, lifecycle
 from supabase_local.logs import configure_logging
 from supabase_local.postgres import PostgresError
 
@@ -53,6 +53,9 @@ def _print_status(report: lifecycle.Status, output: str) -> int:
         for key, value in env.items():
             print(f"{key.rjust(width)}: {value}")
         print(f"{'state dir'.rjust(width)}: {state.root}")
+        print("\nextensions:")
+        for extension, provider in bootstrap.extension_providers(state.admin_url):
+            print(f"{extension.rjust(width)}: {provider}")
     return 0
 
 

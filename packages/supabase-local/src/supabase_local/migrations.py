@@ -1,10 +1,11 @@
 """Apply a project's ``supabase/migrations/*.sql`` and ``supabase/seed.sql`` as ``supabase start`` does.
 
 The Supabase CLI records each applied file in ``supabase_migrations.schema_migrations`` (``version`` = the
-file name's digits before the first ``_``, ``name`` = the rest, ``statements``); the table and the insert here
-are the CLI's own (``pkg/migration/history.go``), so ``supabase migration up`` or ``db push`` later on the same
-database sees these files as applied. Each file runs in its own transaction; the seed runs once, on a database
-whose history was empty, as ``supabase db reset`` seeds a fresh one.
+file name's digits before the first ``_``, ``name`` = the rest, ``statements`` = the file cut by its splitter,
+``supabase_local.sql_split``); the table and the insert here are the CLI's own (``pkg/migration/history.go``), so
+``supabase migration up`` or ``db push`` later on the same database sees these files as applied. Each file runs
+statement by statement in its own transaction; the seed runs once, on a database whose history was empty, as
+``supabase db reset`` seeds a fresh one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import psycopg
 import structlog
+
+from supabase_local.sql_split import split
 
 log = structlog.get_logger(__name__)
 
@@ -42,9 +45,9 @@ class MigrationFile:
     path: Path
 
     @property
-    def text(self) -> str:
-        """The file's SQL."""
-        return self.path.read_text(encoding="utf-8")
+    def statements(self) -> list[str]:
+        """The statements the CLI runs and records for this file."""
+        return split(self.path.read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -69,10 +72,14 @@ def migration_files(project_root: Path) -> list[MigrationFile]:
     return sorted(files, key=lambda item: item.version)
 
 
-def _run(conn: psycopg.Connection, label: str, text: str) -> None:
+def _run(conn: psycopg.Connection, label: str, statements: list[str],
+         record: MigrationFile | None = None) -> None:
     try:
         with conn.transaction():
-            conn.execute(text.encode())
+            for statement in statements:
+                conn.execute(statement.encode(), prepare=False)
+            if record is not None:
+                conn.execute(RECORD, (record.version, record.name, statements))
     except psycopg.Error as err:
         diag = err.diag
         hint = f" ({diag.message_hint})" if diag.message_hint else ""
@@ -94,13 +101,10 @@ def apply_project(db_url: str, project_root: Path) -> MigrationReport:
             if migration.version in applied:
                 report.already_applied.append(migration.path.name)
                 continue
-            text = migration.text
-            with conn.transaction():
-                _run(conn, f"migration {migration.path.name}", text)
-                conn.execute(RECORD, (migration.version, migration.name, [text]))
+            _run(conn, f"migration {migration.path.name}", migration.statements, record=migration)
             report.applied.append(migration.path.name)
             log.info("migration.applied", file=migration.path.name)
         if fresh and seed.is_file():
-            _run(conn, "supabase/seed.sql", seed.read_text(encoding="utf-8"))
+            _run(conn, "supabase/seed.sql", split(seed.read_text(encoding="utf-8")))
             report.seeded = True
     return report
