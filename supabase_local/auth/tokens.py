@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import jwt
 
 from supabase_local.auth import errors
+from supabase_local.keys import AUDIENCE
 
-AUDIENCE = "authenticated"  # GOTRUE_JWT_AUD's default
 ACCESS_TOKEN_SECONDS = 3600  # GOTRUE_JWT_EXP's default
 ADMIN_ROLES = ("service_role", "supabase_admin")  # GOTRUE_JWT_ADMIN_ROLES' default
 REFRESH_TOKEN_ALPHABET = string.ascii_lowercase + string.digits
