@@ -19,10 +19,11 @@ def new_email() -> str:
 
 
 def auth_call(stack: StackState, method: str, path: str, token: str | None = None, source: str | None = None,
-              **kwargs: Any) -> httpx.Response:
+              extra_headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
     """One request to ``/auth/v1/<path>`` with the anon key (and ``token`` as the bearer), from the loopback
     address ``source`` when given (each address has its own rate-limit buckets)."""
-    headers = {"apikey": stack.anon_key, "Authorization": f"Bearer {token or stack.anon_key}", **API_VERSION}
+    headers = {"apikey": stack.anon_key, "Authorization": f"Bearer {token or stack.anon_key}", **API_VERSION,
+               **(extra_headers or {})}
     transport = httpx.HTTPTransport(local_address=source) if source else None
     with httpx.Client(base_url=f"{stack.supabase_url}/auth/v1", transport=transport, timeout=30) as client:
         return client.request(method, f"/{path}", headers=headers, **kwargs)

@@ -13,6 +13,7 @@ from supabase_local.auth import errors
 
 MAX_BODY_BYTES = 1 << 20  # api.go limitRequestBody(1 << 20)
 Body = TypeVar("Body", bound="Params")
+_JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "bool"}  # Go's words
 
 
 class Params(BaseModel):
@@ -78,8 +79,9 @@ def parse(model: type[Body], raw: bytes, empty_ok: bool = False) -> Body:
         return model()
     _check_storable(raw, value)
     if not isinstance(value, dict):
+        kind = _JSON_KINDS.get(type(value), "value")
         raise errors.bad_request("bad_json", "Could not parse request body as JSON: json: cannot unmarshal "
-                                             f"{type(value).__name__} into Go value of type {model.__name__}")
+                                             f"{kind} into Go value of type api.{model.__name__}")
     try:
         return model.model_validate(value)
     except ValidationError as error:
