@@ -161,18 +161,36 @@ async def test_a_send_rolled_back_is_never_delivered(users: MakeUser, stack: Sta
     assert (await inbox.next())["payload"]["kept"] is True  # the rolled-back one never came first
 
 
-async def test_client_broadcasts_on_a_private_channel_need_the_insert_policy(users: MakeUser, prefix: str,
-                                                                            stack: StackState) -> None:
-    anna = await users()
-    topic = f"{prefix}:{await user_id(anna)}"
-    inbox = Inbox()
+async def broadcast_to_self(client: AsyncClient, topic: str, inbox: Inbox) -> None:
+    """Join ``topic`` privately with self-broadcasts acknowledged, and send one ``hello`` on it."""
     states = Inbox()
-    channel = anna.channel(topic, {"config": {"private": True, "broadcast": {"self": True, "ack": True}}})
-    channel.on_broadcast("hello", inbox)
+    channel = client.channel(topic, {"config": {"private": True, "broadcast": {"self": True, "ack": True}}})
+    channel.on_broadcast("*", inbox)
     await channel.subscribe(lambda state, error: states((str(state.value), error)))
     assert (await states.next())[0] == "SUBSCRIBED"
-    await channel.send_broadcast("hello", {"from": "anna"})
-    assert (await inbox.next())["payload"] == {"from": "anna"}
+    await channel.send_broadcast("hello", {"from": "client"})
+
+
+async def test_client_broadcasts_on_a_private_channel_need_the_insert_policy(
+        users: MakeUser, db: psycopg.Connection, prefix: str) -> None:
+    anna = await users()
+    anna_id = await user_id(anna)
+    allowed = Inbox()
+    await broadcast_to_self(anna, f"{prefix}:{anna_id}", allowed)
+    assert (await allowed.next())["payload"] == {"from": "client"}
+
+    read_only = f"{prefix}-ro:{anna_id}"  # readable (the policy below) but not writable: no insert policy
+    policy = sql.Identifier(f"{prefix} read-only")
+    db.execute(sql.SQL("create policy {} on realtime.messages for select to authenticated "
+                       "using (realtime.topic() = {} || '-ro:' || (select auth.uid())::text)").format(
+                           policy, sql.Literal(prefix)))
+    try:
+        refused = Inbox()
+        await broadcast_to_self(anna, read_only, refused)
+        send(db, read_only, {"from": "database"})
+        assert (await refused.next())["payload"]["from"] == "database"  # the client's hello never came first
+    finally:
+        db.execute(sql.SQL("drop policy {} on realtime.messages").format(policy))
 
 
 async def private_join(client: AsyncClient, topic: str, token: str, inbox: Inbox) -> Inbox:
