@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import sys
@@ -17,8 +18,15 @@ from psycopg import sql
 
 from jobqueue.provision import provision
 from jobqueue.settings import Settings, load_settings
+from supabase_local.auth.ratelimit import ENV as AUTH_RATE_LIMITS
 from supabase_local.bootstrap import bootstrap
 from supabase_local.state import STATE_DIR_ENV, StackState, free_port, load_state
+
+# Every test reaches the session's stack from one loopback address: GoTrue's per-address limits on anonymous
+# sign-ins and /token calls (30 an hour, 150 per 5 minutes) would throttle the suite rather than test anything.
+# Sign-ups keep GoTrue's limit, which tests/test_auth_rate_limit.py checks from addresses of its own.
+for _kind in ("anonymous", "token"):
+    os.environ.setdefault(AUTH_RATE_LIMITS[_kind], "100000")
 
 
 def run_cli(state_dir: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
