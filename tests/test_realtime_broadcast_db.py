@@ -12,8 +12,11 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
 from supabase import AsyncClient, acreate_client
 
+from supabase_local.realtime.broadcasts import MessageFeed
+from supabase_local.realtime.registry import Registry
 from supabase_local.state import StackState
 from tests.auth_support import user_token
 from tests.realtime_support import Inbox, published_table
@@ -224,3 +227,14 @@ async def test_a_refreshed_token_is_accepted_and_an_expired_one_ends_the_channel
     send(db, f"{prefix}:{anna_id}", {"after": "refresh"})
     assert (await inbox.next())["payload"]["after"] == "refresh"
     assert anna_states.drained() == []
+
+
+async def test_messages_older_than_72_hours_are_swept(stack: StackState, admin_db: psycopg.Connection) -> None:
+    topic = f"sweep-{uuid.uuid4().hex[:8]}"
+    for age in ("73 hours", "1 hour"):
+        admin_db.execute("insert into realtime.messages (topic, extension, payload, event, inserted_at) "
+                         "values (%s, 'broadcast', '{}', 'old', now() - %s::interval)", (topic, age))
+    async with AsyncConnectionPool(stack.admin_url, min_size=1, max_size=1, kwargs={"autocommit": True}) as pool:
+        assert await MessageFeed(stack.admin_url, pool, Registry()).sweep() >= 1
+    left = admin_db.execute("select count(*) from realtime.messages where topic = %s", (topic,)).fetchone()
+    assert left == (1,)

@@ -7,6 +7,9 @@ trigger notifies ``realtime_messages`` on commit with the row (or its id when to
 back). A private message goes only to private joins of the topic, which passed the read policies when they
 joined (or refreshed their token); a public one to public joins. Each subscriber gets the message as hosted
 sends a ``UserBroadcast``: ``{"type": "broadcast", "event", "payload", "meta": {"id"}}``.
+
+Messages are kept 72 hours, as hosted Realtime's janitor keeps them (lib/realtime/messages.ex
+``delete_old_messages``, which drops the day partitions past that age); older rows are swept every hour.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ CHANNEL = "realtime_messages"
 TOPIC_PREFIX = "realtime:"
 BACKOFF_MIN_SECONDS = 0.05
 BACKOFF_MAX_SECONDS = 2.0
+SWEEP_EVERY_SECONDS = 3600.0
+SWEEP = "delete from realtime.messages where inserted_at < now() - interval '72 hours'"
 READ_BACK = ("select id, topic, event, coalesce(private, false), payload from realtime.messages "
              "where id = %s and inserted_at = %s")
 
@@ -61,6 +66,23 @@ class MessageFeed:
                 log.warning("realtime.broadcast_feed_disconnected", error=str(error).strip(), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+
+    async def sweep(self) -> int:
+        """Delete the messages past their retention; how many went."""
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(SWEEP)
+            return cur.rowcount
+
+    async def sweep_forever(self) -> None:
+        """Sweep now and every ``SWEEP_EVERY_SECONDS``; a failed sweep waits for the next one. Never returns."""
+        while True:
+            try:
+                swept = await self.sweep()
+                if swept:
+                    log.info("realtime.messages_swept", count=swept)
+            except psycopg.Error as error:
+                log.warning("realtime.messages_sweep_failed", error=str(error).strip())
+            await asyncio.sleep(SWEEP_EVERY_SECONDS)
 
     async def _handle(self, raw: str) -> None:
         try:

@@ -67,7 +67,8 @@ class RealtimeService:
         dropped = await self.feed.purge()
         self._tasks = [asyncio.create_task(self.feed.listen(), name="realtime-listen"),
                        asyncio.create_task(self.feed.process(), name="realtime-process"),
-                       asyncio.create_task(self.messages.listen(), name="realtime-broadcasts")]
+                       asyncio.create_task(self.messages.listen(), name="realtime-broadcasts"),
+                       asyncio.create_task(self.messages.sweep_forever(), name="realtime-messages-sweep")]
         await asyncio.wait_for(self.feed.connected.wait(), START_DEADLINE_SECONDS)
         await asyncio.wait_for(self.messages.connected.wait(), START_DEADLINE_SECONDS)
         log.info("realtime.started", stale_changes_dropped=dropped)
