@@ -4,15 +4,19 @@ its hosted counterpart gives; a real user's token is accepted by all three."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
+import psycopg
 import pytest
+from psycopg import sql
 from supabase import AsyncClient, acreate_client
 
 from supabase_local.state import StackState
-from tests.auth_support import auth_call, user_token
+from tests.auth_support import auth_call, new_email, user_token
 from tests.realtime_support import Inbox
+from tests.waiting import eventually
 
 BAD_TOKENS = {
     "forged": lambda stack: user_token(stack, secret="not-the-project-secret-" * 2),
@@ -92,3 +96,23 @@ async def test_realtime_accepts_a_signed_in_users_token(stack: StackState, realt
     channel = realtime_client.channel("signed-in-user")
     await channel.subscribe(lambda state, error: states((str(state.value), error)))
     assert (await states.next())[0] == "SUBSCRIBED"
+
+
+def test_auth_functions_see_the_signed_in_user_over_rest(stack: StackState, db: psycopg.Connection) -> None:
+    """auth.uid(), auth.role(), auth.email() and auth.jwt() as hosted defines them, fed by the gateway's claims."""
+    email = new_email()
+    session = auth_call(stack, "POST", "signup", json={"email": email, "password": "correct horse"}).json()
+    name = f"whoami_{uuid.uuid4().hex[:8]}"
+    db.execute(sql.SQL("create function public.{}() returns jsonb language sql stable as $$ select "
+                       "jsonb_build_object('uid', auth.uid(), 'role', auth.role(), 'email', auth.email(), "
+                       "'aud', auth.jwt() ->> 'aud') $$").format(sql.Identifier(name)))
+    try:
+        url = f"{stack.supabase_url}/rest/v1/rpc/{name}"
+        headers = {"apikey": stack.anon_key, "Authorization": f"Bearer {session['access_token']}"}
+        # the schema cache follows the DDL a moment later
+        answer = eventually(lambda: (found := httpx.post(url, json={}, headers=headers)).status_code != 404 and found,
+                            what="the new function in the schema cache")
+        assert answer.json() == {"uid": session["user"]["id"], "role": "authenticated", "email": email,
+                                 "aud": "authenticated"}
+    finally:
+        db.execute(sql.SQL("drop function public.{}()").format(sql.Identifier(name)))
