@@ -101,7 +101,7 @@ def answers(handler: Handler) -> Handler:
         except psycopg.errors.DataError as error:
             message = error.diag.message_primary or "invalid value"
             return errors.validation(f"Invalid input: {message}").response(version)
-        if version is not None and version >= errors.API_VERSION_2024:
+        if errors.speaks_2024(version):
             response.headers[errors.API_VERSION_HEADER] = errors.API_VERSION_2024
         return response
 

@@ -4,6 +4,7 @@ Email confirmation is off, as in the Supabase CLI's local default: a sign-up sig
 
 from __future__ import annotations
 
+import psycopg
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -57,9 +58,15 @@ class PublicEndpoints:
     async def _sign_up(self, request: Request, new: store.NewUser, method: str) -> Response:
         async with self.ctx.transaction() as conn:
             user = await store.insert_user(conn, new)
-            issued = await store.start_session(conn, user.id, method, request.headers.get("user-agent"),
-                                               client_address(request))
-            user = await store.user_by_id(conn, user.id) or user
+            return await self._signed_in(request, conn, user.id, method)
+
+    async def _signed_in(self, request: Request, conn: psycopg.AsyncConnection, user_id: str,
+                         method: str) -> Response:
+        """A new session for the user, answered as tokens.AccessTokenResponse with the user as it is now."""
+        issued = await store.start_session(conn, user_id, method, request.headers.get("user-agent"),
+                                           client_address(request))
+        user = await store.user_by_id(conn, user_id)
+        assert user is not None  # the caller found or made it in this transaction
         return ok(self.ctx.session_body(user, issued))
 
     async def token(self, request: Request) -> Response:
@@ -90,10 +97,7 @@ class PublicEndpoints:
         if "email_confirmed_at" not in user.body:
             raise errors.bad_request("email_not_confirmed", "Email not confirmed")
         async with self.ctx.transaction() as conn:
-            issued = await store.start_session(conn, user.id, "password", request.headers.get("user-agent"),
-                                               client_address(request))
-            user = await store.user_by_id(conn, user.id) or user
-        return ok(self.ctx.session_body(user, issued))
+            return await self._signed_in(request, conn, user.id, "password")
 
     async def _refresh_grant(self, request: Request) -> Response:
         """token_refresh.go ``RefreshTokenGrant`` with tokens/service.go's rotation and reuse detection."""

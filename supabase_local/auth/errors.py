@@ -7,10 +7,19 @@ A client that sends ``X-Supabase-Api-Version: 2024-01-01`` (every supabase clien
 
 from __future__ import annotations
 
+import re
+
 from starlette.responses import JSONResponse
 
 API_VERSION_HEADER = "x-supabase-api-version"
 API_VERSION_2024 = "2024-01-01"
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def speaks_2024(api_version: str | None) -> bool:
+    """apiversions.go: a well-formed version from 2024-01-01 on gets the newer shape; none or a malformed one the
+    initial shape."""
+    return api_version is not None and _DATE.fullmatch(api_version) is not None and api_version >= API_VERSION_2024
 
 
 class AuthApiError(Exception):
@@ -26,7 +35,7 @@ class AuthApiError(Exception):
     def response(self, api_version: str | None) -> JSONResponse:
         """The answer for a client that sent ``api_version`` (None when it sent no version header)."""
         headers = {"x-sb-error-code": self.code}
-        if api_version is not None and api_version >= API_VERSION_2024:
+        if speaks_2024(api_version):
             headers[API_VERSION_HEADER] = API_VERSION_2024
             body: dict[str, object] = {"code": self.code, "message": self.message}
         else:

@@ -36,7 +36,7 @@ class Grant:
     user_metadata: dict[str, object]
     is_anonymous: bool
     session_id: str
-    method: str  # the amr method: password, anonymous, token_refresh keeps the first one
+    method: str  # the amr method of the session's sign-in (password, anonymous), kept across refreshes
     authenticated_at: int
 
 
