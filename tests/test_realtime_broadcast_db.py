@@ -238,3 +238,17 @@ async def test_messages_older_than_72_hours_are_swept(stack: StackState, admin_d
         assert await MessageFeed(stack.admin_url, pool, Registry()).sweep() >= 1
     left = admin_db.execute("select count(*) from realtime.messages where topic = %s", (topic,)).fetchone()
     assert left == (1,)
+
+
+async def test_a_token_the_policies_no_longer_let_in_ends_the_private_channel(
+        users: MakeUser, stack: StackState, prefix: str) -> None:
+    anna = await users()
+    anna_id = await user_id(anna)
+    session = await anna.auth.get_session()
+    assert session is not None
+    states = await private_join(anna, f"{prefix}:{anna_id}", session.access_token, Inbox())
+    await anna.realtime.set_auth(user_token(stack, sub=str(uuid.uuid4()), session_id=None))  # someone else
+    state, error = await states.next()
+    assert state == "CHANNEL_ERROR"
+    assert f"You do not have permissions to read from this Channel topic: {prefix}:{anna_id}" in str(error)
+    assert (await states.next())[0] == "CLOSED"

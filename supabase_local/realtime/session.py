@@ -43,9 +43,10 @@ def _flag(config: object, key: str) -> bool:
 
 
 def _unauthorized(topic: str) -> str:
-    """Hosted Realtime's join error for a private channel the policies do not open (realtime_channel.ex)."""
-    return ("Unauthorized: You do not have permissions to read from this Channel topic: "
-            f"{topic.removeprefix(TOPIC_PREFIX)}")
+    """Hosted Realtime's reason when the policies do not open a private channel (realtime_channel.ex
+    ``maybe_assign_policies``); a join refused for it is prefixed with ``Unauthorized: `` (logging.ex ``log_error``),
+    a channel shut down on a token refresh is not (``shutdown_response``)."""
+    return f"You do not have permissions to read from this Channel topic: {topic.removeprefix(TOPIC_PREFIX)}"
 
 
 def _subscribed(topic: str) -> Frame:
@@ -100,7 +101,7 @@ class ClientSession:
         try:
             auth = authenticate(frame.payload.get("access_token") or self.apikey, self.hub.jwt_secret)
             if private and not await self._may_read(auth, frame.topic):
-                raise ProtocolError(_unauthorized(frame.topic))
+                raise ProtocolError(f"Unauthorized: {_unauthorized(frame.topic)}")
             if not isinstance(raw_bindings, list):
                 raise BindingError("config.postgres_changes must be a list")
             bindings = [await parse_binding(raw, self.hub.catalog) for raw in raw_bindings]
