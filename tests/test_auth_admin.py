@@ -66,3 +66,22 @@ def test_ids_must_be_uuids(stack: StackState) -> None:
     assert (answer.status_code, answer.json()["message"]) == (404, "user_id must be an UUID")
     missing = auth_call(stack, "DELETE", f"admin/users/{uuid.uuid4()}", token=stack.service_role_key)
     assert (missing.status_code, missing.json()["code"]) == (404, "user_not_found")
+
+
+def test_a_banned_user_cannot_sign_in_or_refresh_until_the_ban_is_lifted(stack: StackState) -> None:
+    admin = create_client(stack.supabase_url, stack.service_role_key).auth.admin
+    email = new_email()
+    user = admin.create_user({"email": email, "password": "correct horse", "email_confirm": True}).user
+    client = create_client(stack.supabase_url, stack.anon_key)
+    session = client.auth.sign_in_with_password({"email": email, "password": "correct horse"}).session
+    assert session is not None
+    admin.update_user_by_id(user.id, {"ban_duration": "1h30m"})  # type: ignore[typeddict-unknown-key]
+    with pytest.raises(AuthApiError) as banned:
+        create_client(stack.supabase_url, stack.anon_key).auth.sign_in_with_password(
+            {"email": email, "password": "correct horse"})
+    assert banned.value.code == "user_banned"
+    with pytest.raises(AuthApiError) as refresh:
+        client.auth.refresh_session(session.refresh_token)
+    assert refresh.value.code == "user_banned"
+    admin.update_user_by_id(user.id, {"ban_duration": "none"})  # type: ignore[typeddict-unknown-key]
+    assert client.auth.refresh_session(session.refresh_token).session is not None
