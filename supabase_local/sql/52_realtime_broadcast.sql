@@ -102,7 +102,7 @@ grant execute on function realtime.topic(), realtime.send(jsonb, text, text, boo
 
 -- The stack's stand-in for the WAL reader: each committed broadcast row reaches the gateway by NOTIFY.
 create or replace function realtime.notify_message() returns trigger
-language plpgsql security definer set search_path = '' as $$
+language plpgsql set search_path = '' as $$
 declare
   body text;
 begin
