@@ -16,8 +16,8 @@ from jobqueue import queries
 from jobqueue.provision import migrations, provision
 from jobqueue.settings import Settings
 from supabase_local.testing import new_database
-from tests.schema_helpers import call, submit
 from tests.integration.test_provision import snapshot
+from tests.schema_helpers import call, submit
 from worker.tasks import default_registry
 
 # The sql/ folder as it was before the migrations, frozen: test data, not product code.

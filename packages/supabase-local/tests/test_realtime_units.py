@@ -82,6 +82,16 @@ def test_v2_frames_are_arrays_and_broadcasts_binary() -> None:
         Serializer("3.0.0")
 
 
+def test_v2_database_broadcasts_carry_their_id_as_metadata() -> None:
+    binary = Serializer("2.0.0").encode(push("realtime:t", "broadcast", {
+        "type": "broadcast", "event": "e", "payload": {"a": 1}, "meta": {"id": "m1"}}))
+    assert isinstance(binary, bytes)
+    _, topic_size, event_size, meta_size, _ = struct.unpack("!BBBBB", binary[:5])
+    start = 5 + topic_size + event_size
+    assert json.loads(binary[start:start + meta_size]) == {"id": "m1"}
+    assert json.loads(binary[start + meta_size:]) == {"a": 1}
+
+
 def test_presence_board_diffs() -> None:
     board = PresenceBoard()
     first = board.track("t", "owner-1", "alice", {"s": 1})

@@ -1,4 +1,4 @@
-"""An embedded, Supabase-compatible stack: PostgreSQL, PGMQ, pg_net, pg_cron, REST and Realtime.
+"""An embedded, Supabase-compatible stack: PostgreSQL, PGMQ, pg_net, pg_cron, REST, Auth and Realtime.
 
 It is the platform the project runs on when no hosted Supabase project is configured; it knows nothing
 of jobs. Start it with ``python -m supabase_local start``.

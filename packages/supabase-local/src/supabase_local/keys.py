@@ -8,6 +8,8 @@ import time
 import jwt
 
 ISSUER = "supabase-local"
+# The audience of user access tokens (Supabase Auth's GOTRUE_JWT_AUD). The project's API keys carry no ``aud``.
+AUDIENCE = "authenticated"
 TEN_YEARS = 10 * 365 * 24 * 3600
 
 
@@ -24,5 +26,12 @@ def sign_role_key(secret: str, role: str, lifetime_seconds: int = TEN_YEARS) -> 
 
 
 def verify(token: str, secret: str) -> dict[str, object]:
-    """The claims of a valid token; raises ``jwt.PyJWTError`` when it is forged, malformed or expired."""
-    return jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["role"], "verify_aud": False})
+    """The claims of a valid token; raises ``jwt.PyJWTError`` when it is forged, malformed or expired, or names an
+    audience other than ``AUDIENCE`` (PostgREST's ``jwt-aud`` rule: a token without ``aud`` passes, one with
+    another audience does not)."""
+    claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["role"], "verify_aud": False})
+    if "aud" in claims:
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if AUDIENCE not in audiences:
+            raise jwt.InvalidAudienceError("JWT not in audience")
+    return claims

@@ -1,4 +1,4 @@
-"""The stack's long-running process: the HTTP gateway (REST and Realtime on one port) and the background
+"""The stack's long-running process: the HTTP gateway (REST, Auth and Realtime on one port) and the background
 services (pg_net dispatcher, cron runner). ``python -m supabase_local start`` launches it detached.
 """
 
@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 from uvicorn.loops.auto import auto_loop_factory
 
 from supabase_local import realtime
+from supabase_local.auth import AuthService
 from supabase_local.cron_runner import CronRunner
 from supabase_local.logs import configure_logging
 from supabase_local.net_dispatcher import NetDispatcher
@@ -31,7 +32,7 @@ log = structlog.get_logger(__name__)
 
 def service_factories() -> list[ServiceFactory]:
     """The services that make up the stack, in start order."""
-    return [NetDispatcher.from_state, CronRunner.from_state, RestService, realtime.create]
+    return [NetDispatcher.from_state, CronRunner.from_state, RestService, AuthService, realtime.create]
 
 
 def build_gateway(services: list[Service]) -> ASGIApp:

@@ -110,9 +110,12 @@ class Serializer:
         if frame.event == "broadcast" and frame.ref is None:
             topic, event = frame.topic.encode(), str(frame.payload.get("event", "")).encode()
             body_bytes = json.dumps(frame.payload.get("payload"), separators=(",", ":"), default=str).encode()
-            if len(topic) < 256 and len(event) < 256:
-                header = struct.pack("!BBBBB", USER_BROADCAST, len(topic), len(event), 0, JSON_ENCODING)
-                return header + topic + event + body_bytes
+            meta = frame.payload.get("meta")  # a database broadcast's {"id"} (v2_serializer.ex metadata)
+            meta_bytes = json.dumps(meta, separators=(",", ":"), default=str).encode() if meta else b""
+            if len(topic) < 256 and len(event) < 256 and len(meta_bytes) < 256:
+                header = struct.pack("!BBBBB", USER_BROADCAST, len(topic), len(event), len(meta_bytes),
+                                     JSON_ENCODING)
+                return header + topic + event + meta_bytes + body_bytes
         return json.dumps([frame.join_ref, frame.ref, frame.topic, frame.event, frame.payload],
                           separators=(",", ":"), default=str)
 

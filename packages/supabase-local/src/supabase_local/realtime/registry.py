@@ -1,4 +1,7 @@
-"""Who listens to what: channel joins per topic and their ``postgres_changes`` bindings."""
+"""Who listens to what: channel joins per topic and their ``postgres_changes`` bindings.
+
+A private channel (``config.private``) and a public one of the same name are different channels, as hosted
+Realtime keeps them on different PubSub topics (``Tenants.tenant_topic``): joins are registered by ``key``."""
 
 from __future__ import annotations
 
@@ -13,6 +16,12 @@ from supabase_local.realtime.protocol import Frame
 EVENTS = ("INSERT", "UPDATE", "DELETE", "*")
 WILDCARD = "*"
 _binding_ids = itertools.count(1)
+PRIVATE_SUFFIX = "\x00private"  # no client topic holds a NUL, so no public key can look like a private one
+
+
+def channel_key(topic: str, private: bool) -> str:
+    """The registry key of the channel ``topic`` (with its ``realtime:`` prefix), public or private."""
+    return topic + PRIVATE_SUFFIX if private else topic
 
 
 def next_binding_id() -> int:
@@ -50,6 +59,12 @@ class ChannelJoin:
     broadcast_ack: bool = False
     presence_key: str = ""
     presence_enabled: bool = False
+    private: bool = False
+    may_write: bool | None = None  # a private channel's write check, made at its first broadcast
+
+    @property
+    def key(self) -> str:
+        return channel_key(self.topic, self.private)
 
     def tagged(self, frame: Frame) -> Frame:
         """``frame`` as this member receives it: with its join ref."""
@@ -68,20 +83,20 @@ class Registry:
         self._watchers: dict[ChannelJoin, None] = {}
 
     def add(self, join: ChannelJoin) -> None:
-        self._topics.setdefault(join.topic, {})[join] = None
+        self._topics.setdefault(join.key, {})[join] = None
         if join.bindings:
             self._watchers[join] = None
 
     def remove(self, join: ChannelJoin) -> None:
-        members = self._topics.get(join.topic, {})
+        members = self._topics.get(join.key, {})
         members.pop(join, None)
         if not members:
-            self._topics.pop(join.topic, None)
+            self._topics.pop(join.key, None)
         self._watchers.pop(join, None)
 
-    def members(self, topic: str) -> list[ChannelJoin]:
-        """The joins of ``topic``, in join order."""
-        return list(self._topics.get(topic, {}))
+    def members(self, key: str) -> list[ChannelJoin]:
+        """The joins of the channel ``key`` (``channel_key``), in join order."""
+        return list(self._topics.get(key, {}))
 
     def watchers(self) -> list[ChannelJoin]:
         """The joins with at least one ``postgres_changes`` binding."""

@@ -11,6 +11,8 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.routing import BaseRoute, WebSocketRoute
 
 from supabase_local.pool_check import CheckWhenIdle
+from supabase_local.realtime.authorization import Authorization
+from supabase_local.realtime.broadcasts import MessageFeed
 from supabase_local.realtime.capture import ChangeFeed
 from supabase_local.realtime.catalog import Catalog
 from supabase_local.realtime.dispatch import Dispatcher
@@ -31,7 +33,8 @@ START_DEADLINE_SECONDS = 20.0
 
 
 class RealtimeService:
-    """Supabase Realtime on the gateway: postgres_changes, broadcast and presence over Phoenix channels."""
+    """Supabase Realtime on the gateway: postgres_changes, broadcast (from clients and from the database) and
+    presence over Phoenix channels, public or private."""
 
     name = "realtime"
 
@@ -44,10 +47,12 @@ class RealtimeService:
                                               name="realtime-roles", kwargs={"autocommit": True},
                                               **CheckWhenIdle().pool_callbacks)
         catalog = Catalog(self._pool)
-        self.hub = Hub(Registry(), Watchlist(self._pool), PresenceBoard(), catalog, state.jwt_secret)
+        self.hub = Hub(Registry(), Watchlist(self._pool), PresenceBoard(), catalog, state.jwt_secret,
+                       Authorization(self._role_pool))
         self.dispatcher = Dispatcher(self.hub.registry, catalog, Visibility(self._role_pool))
         self.feed = ChangeFeed(state.admin_url, self._pool, self.dispatcher.handle, catalog.invalidate,
                                self.hub.watchlist.reset)
+        self.messages = MessageFeed(state.admin_url, self._pool, self.hub.registry)
         self.endpoint = RealtimeEndpoint(self.hub, outbox_limit)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -61,8 +66,11 @@ class RealtimeService:
         await self._role_pool.open(wait=True, timeout=START_DEADLINE_SECONDS)
         dropped = await self.feed.purge()
         self._tasks = [asyncio.create_task(self.feed.listen(), name="realtime-listen"),
-                       asyncio.create_task(self.feed.process(), name="realtime-process")]
+                       asyncio.create_task(self.feed.process(), name="realtime-process"),
+                       asyncio.create_task(self.messages.listen(), name="realtime-broadcasts"),
+                       asyncio.create_task(self.messages.sweep_forever(), name="realtime-messages-sweep")]
         await asyncio.wait_for(self.feed.connected.wait(), START_DEADLINE_SECONDS)
+        await asyncio.wait_for(self.messages.connected.wait(), START_DEADLINE_SECONDS)
         log.info("realtime.started", stale_changes_dropped=dropped)
 
     async def stop(self) -> None:
@@ -83,6 +91,8 @@ class RealtimeService:
                 return f"{task.get_name()} stopped"
         if not self.feed.connected.is_set():
             return "change feed reconnecting to the database"
+        if not self.messages.connected.is_set():
+            return "broadcast feed reconnecting to the database"
         return None
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import structlog
 
-from supabase_local.realtime.auth import AuthError, authenticate, expired_message
+from supabase_local.realtime.auth import Auth, AuthError, authenticate, expired_message
+from supabase_local.realtime.authorization import Authorization
 from supabase_local.realtime.bindings import BindingError, parse_binding
 from supabase_local.realtime.catalog import Catalog
 from supabase_local.realtime.outbox import Outbox
@@ -26,18 +27,26 @@ TOPIC_PREFIX = "realtime:"
 
 @dataclass
 class Hub:
-    """What every connection shares: who is joined where, which tables are watched, presences, table metadata
-    and the JWT secret."""
+    """What every connection shares: who is joined where, which tables are watched, presences, table metadata,
+    the JWT secret and the policy checks of private channels."""
 
     registry: Registry
     watchlist: Watchlist
     presence: PresenceBoard
     catalog: Catalog
     jwt_secret: str
+    authorization: Authorization
 
 
 def _flag(config: object, key: str) -> bool:
     return isinstance(config, dict) and config.get(key) is True
+
+
+def _unauthorized(topic: str) -> str:
+    """Hosted Realtime's reason when the policies do not open a private channel (realtime_channel.ex
+    ``maybe_assign_policies``); a join refused for it is prefixed with ``Unauthorized: `` (logging.ex ``log_error``),
+    a channel shut down on a token refresh is not (``shutdown_response``)."""
+    return f"You do not have permissions to read from this Channel topic: {topic.removeprefix(TOPIC_PREFIX)}"
 
 
 def _subscribed(topic: str) -> Frame:
@@ -88,11 +97,11 @@ class ClientSession:
             self.send(error_reply(frame, "config must be an object"))
             return
         raw_bindings = config.get("postgres_changes") or []
+        private = config.get("private") is True
         try:
             auth = authenticate(frame.payload.get("access_token") or self.apikey, self.hub.jwt_secret)
-            if config.get("private") is True:
-                raise ProtocolError("private channels (Realtime Authorization) are not available on the local "
-                                    "stack; join with private=false")
+            if private and not await self._may_read(auth, frame.topic):
+                raise ProtocolError(f"Unauthorized: {_unauthorized(frame.topic)}")
             if not isinstance(raw_bindings, list):
                 raise BindingError("config.postgres_changes must be a list")
             bindings = [await parse_binding(raw, self.hub.catalog) for raw in raw_bindings]
@@ -108,7 +117,7 @@ class ClientSession:
                            broadcast_self=_flag(config.get("broadcast"), "self"),
                            broadcast_ack=_flag(config.get("broadcast"), "ack"),
                            presence_key=str(presence.get("key") or uuid.uuid4()),
-                           presence_enabled=presence.get("enabled") is True)
+                           presence_enabled=presence.get("enabled") is True, private=private)
         self.joins[frame.topic] = join
         self.hub.registry.add(join)
         self._watch_expiry(join)
@@ -118,8 +127,11 @@ class ClientSession:
         if bindings:
             join.deliver(_subscribed(frame.topic))
         if join.presence_enabled:
-            join.deliver(push(frame.topic, "presence_state", self.hub.presence.state(frame.topic)))
-        log.info("realtime.joined", topic=frame.topic, role=auth.role, bindings=len(bindings))
+            join.deliver(push(frame.topic, "presence_state", self.hub.presence.state(join.key)))
+        log.info("realtime.joined", topic=frame.topic, role=auth.role, bindings=len(bindings), private=private)
+
+    async def _may_read(self, auth: Auth, topic: str) -> bool:
+        return await self.hub.authorization.can_read(auth, topic.removeprefix(TOPIC_PREFIX))
 
     async def _leave(self, frame: Frame, join: ChannelJoin) -> None:
         self.joins.pop(frame.topic, None)
@@ -131,24 +143,32 @@ class ClientSession:
         if not isinstance(event, str) or not isinstance(body, dict):
             self.send(error_reply(frame, "broadcast needs an event (string) and a payload (object)"))
             return
-        message = push(frame.topic, "broadcast", {"type": "broadcast", "event": event, "payload": body})
-        for member in self.hub.registry.members(frame.topic):
-            if member is not join or join.broadcast_self:
-                member.deliver(message)
+        if join.private and join.may_write is None:
+            join.may_write = await self.hub.authorization.can_write(join.auth, join.topic.removeprefix(TOPIC_PREFIX))
+        if join.private and not join.may_write:
+            log.info("realtime.broadcast_refused", topic=join.topic, role=join.auth.role)
+        else:
+            self._send_broadcast(frame, join, event, body)
         if join.broadcast_ack:
             self.send(reply(frame, "ok", {}))
+
+    def _send_broadcast(self, frame: Frame, join: ChannelJoin, event: str, body: dict[str, Any]) -> None:
+        message = push(frame.topic, "broadcast", {"type": "broadcast", "event": event, "payload": body})
+        for member in self.hub.registry.members(join.key):
+            if member is not join or join.broadcast_self:
+                member.deliver(message)
 
     async def _presence(self, frame: Frame, join: ChannelJoin) -> None:
         action, body = frame.payload.get("event"), frame.payload.get("payload") or {}
         if action == "track" and isinstance(body, dict):
-            diff: dict[str, Any] | None = self.hub.presence.track(join.topic, join, join.presence_key, body)
+            diff: dict[str, Any] | None = self.hub.presence.track(join.key, join, join.presence_key, body)
         elif action == "untrack":
-            diff = self.hub.presence.untrack(join.topic, join)
+            diff = self.hub.presence.untrack(join.key, join)
         else:
             self.send(error_reply(frame, "presence needs event track (with an object payload) or untrack"))
             return
         self.send(reply(frame, "ok", {}))
-        self._publish_diff(join.topic, diff)
+        self._publish_diff(join, diff)
 
     async def _access_token(self, frame: Frame, join: ChannelJoin) -> None:
         try:
@@ -156,6 +176,11 @@ class ClientSession:
         except AuthError as error:
             log.info("realtime.token_refused", topic=frame.topic, reason=str(error))
             self._shut_down(join, str(error))
+            return
+        join.may_write = None  # the new claims may open or close the channel: checked again
+        if join.private and not await self._may_read(join.auth, join.topic):
+            log.info("realtime.read_revoked", topic=frame.topic, role=join.auth.role)
+            self._shut_down(join, _unauthorized(join.topic))
             return
         self._watch_expiry(join)
 
@@ -186,11 +211,11 @@ class ClientSession:
                                               "extension": "system", "message": message, "status": "error"}))
         self.send(push(join.topic, "phx_close", {}, join.join_ref))
 
-    def _publish_diff(self, topic: str, diff: dict[str, Any] | None) -> None:
+    def _publish_diff(self, join: ChannelJoin, diff: dict[str, Any] | None) -> None:
         if diff is None:
             return
-        for member in self.hub.registry.members(topic):
-            member.deliver(push(topic, "presence_diff", diff))
+        for member in self.hub.registry.members(join.key):
+            member.deliver(push(join.topic, "presence_diff", diff))
 
     def _cancel_expiry(self, join: ChannelJoin) -> None:
         timer = self._expiry.pop(join, None)
@@ -201,7 +226,7 @@ class ClientSession:
         self._cancel_expiry(join)
         self.hub.registry.remove(join)
         self.hub.watchlist.unwatch(join.bindings)
-        self._publish_diff(join.topic, self.hub.presence.untrack(join.topic, join))
+        self._publish_diff(join, self.hub.presence.untrack(join.key, join))
 
     def close(self) -> None:
         """Leave every channel (the others see presence leaves)."""

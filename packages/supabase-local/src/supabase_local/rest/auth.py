@@ -25,6 +25,7 @@ _JWT_ERRORS: tuple[tuple[type[jwt.PyJWTError], tuple[str, str]], ...] = (
     (jwt.ExpiredSignatureError, ("PGRST303", "JWT expired")),
     (jwt.ImmatureSignatureError, ("PGRST303", "JWT not yet valid")),
     (jwt.MissingRequiredClaimError, ("PGRST303", "Parsing claims failed")),
+    (jwt.InvalidAudienceError, ("PGRST303", "JWT not in audience")),
     (jwt.InvalidAlgorithmError, ("PGRST301", "Wrong or unsupported encoding algorithm")),
     (jwt.InvalidSignatureError, ("PGRST301", "JWT cryptographic operation failed")),
 )
