@@ -17,7 +17,7 @@ from traitlets.config import Config
 from jobqueue import introspect
 from jobqueue.settings import PROJECT_ROOT
 from jobqueue.stack import ensure_stack
-from jobqueue.widgets.walkthrough import stop_recorded_worker
+from jobqueue.steps.walkthrough import stop_recorded_worker
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 ARTIFACTS = PROJECT_ROOT / "artifacts"

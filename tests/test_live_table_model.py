@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from jobqueue.feed.model import ChangeKind, JobTableModel
 from jobqueue.job import Job, parse_timestamp
+from jobqueue.steps.timing import percentile, timing_summary
 from jobqueue.widgets.form import InvalidJobName, validate_job_name
-from jobqueue.widgets.model import ChangeKind, JobTableModel
 from jobqueue.widgets.render import row_html, text_table
-from jobqueue.widgets.timing import percentile, timing_summary
 
 
 def record(n: int, status: str = "pending", updated: str = "00", **extra: object) -> dict[str, object]:

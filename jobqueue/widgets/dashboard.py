@@ -2,8 +2,8 @@
 
 It is displayed once. Jobs are submitted with the anon key (as a browser would); the operator's Cancel buttons
 use a service-role client, which the anon key cannot replace. A submitted job goes into the table at once from
-the RPC's answer (pending), then Realtime moves it along. Steps of the notebook wait here (saying what for) and
-end with a static :class:`Snapshot` of what they showed.
+the RPC's answer (pending), then Realtime moves it along. The rows live in one :class:`JobFeed`; the table only
+renders it. Steps of the notebook wait on the feed (saying what for) and end with a static :class:`Snapshot`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import ipywidgets as widgets
 import structlog
 from supabase import AsyncClient
 
+from jobqueue.feed import JobFeed
 from jobqueue.job import TERMINAL_STATUSES, Job
 from jobqueue.jobs_async import anon_client, cancel_job, enqueue_job, job_types, service_client
 from jobqueue.settings import Settings
@@ -68,13 +69,16 @@ class Dashboard:
         self.client = client
         self.operator = operator
         self.table = table
+        self.feed = table.feed
         self.health = health
         self.form = form
         self.job_ids: list[str] = []
         form.on_submitted(self._track)
         self.widget = widgets.VBox([
             form.widget,
-            widgets.HBox([table.widget, health.widget], layout=widgets.Layout(align_items="flex-start")),
+            # The health panel sits beside the table when both fit, else below it: never a horizontal scroll.
+            widgets.HBox([table.widget, health.widget], layout=widgets.Layout(
+                align_items="flex-start", flex_flow="row wrap", width="100%")),
         ])
         self.widget.add_class("jq-dashboard")
 
@@ -85,12 +89,13 @@ class Dashboard:
         polling the queue metrics and the worker's runs."""
         client = await anon_client(settings)
         operator = await service_client(settings)
-        form = JobForm(await job_types(client), submit=functools.partial(enqueue_job, client))
-        table = await LiveJobTable(client, max_rows=max_rows, cancel=functools.partial(cancel_job, operator)).start()
+        feed = JobFeed(client, max_rows=max_rows)
+        table = await LiveJobTable(feed, cancel=functools.partial(cancel_job, operator)).start()
+        form = JobForm(await job_types(client), submit=functools.partial(enqueue_job, client), owner=feed.owner)
         runs_url = f"{worker.url}/runs" if worker is not None else None
         mark = functools.partial(_mark_orphans, table) if runs_url else None
         health = QueueHealth(settings.db_url, runs_url, interval=health_interval, on_refresh=mark).start()
-        log.info("dashboard.opened", url=settings.supabase_url, rows=len(table.model))
+        log.info("dashboard.opened", url=settings.supabase_url, rows=len(feed.model))
         return cls(client, operator, table, health, form)
 
     def _ipython_display_(self) -> None:
@@ -99,7 +104,7 @@ class Dashboard:
         display(self.widget)
 
     def _track(self, job: Job) -> None:
-        self.table.apply(job)
+        self.feed.apply(job)
         if job.job_id not in self.job_ids:
             self.job_ids.append(job.job_id)
 
@@ -116,12 +121,12 @@ class Dashboard:
     async def cancel(self, job: Job) -> Job:
         """The operator's cancel (service role): a pending job ends at once, a running one is stopped."""
         cancelled = await cancel_job(self.operator, job.job_id)
-        self.table.apply(cancelled)
+        self.feed.apply(cancelled)
         return cancelled
 
     def current(self, jobs: Sequence[Job]) -> list[Job]:
         """The newest state the table holds of each job."""
-        return [self.table.model.get(job.job_id) or job for job in jobs]
+        return [self.feed.get(job.job_id) or job for job in jobs]
 
     async def wait(self, jobs: Sequence[Job], what: str | None = None, timeout: float = 120.0,
                    statuses: Collection[str] = TERMINAL_STATUSES) -> list[Job]:
@@ -129,7 +134,7 @@ class Dashboard:
         says what is awaited, how many are done and how long it has taken."""
         line = WaitLine(what or describe(jobs), len(jobs))
         began = time.monotonic()
-        waiting = asyncio.ensure_future(self.table.wait_for([job.job_id for job in jobs], statuses, timeout))
+        waiting = asyncio.ensure_future(self.feed.wait_for([job.job_id for job in jobs], statuses, timeout))
         try:
             while not waiting.done():
                 line.show(*self._count(jobs, statuses), time.monotonic() - began)
@@ -163,7 +168,7 @@ class Dashboard:
 
     def session_rows(self) -> list[Job]:
         """The jobs submitted through this dashboard (steps and form), newest first."""
-        rows = [row for job_id in self.job_ids if (row := self.table.model.get(job_id)) is not None]
+        rows = [row for job_id in self.job_ids if (row := self.feed.get(job_id)) is not None]
         return rows[::-1]
 
     def session_text(self) -> str:
@@ -176,4 +181,4 @@ class Dashboard:
 
 
 def _mark_orphans(table: LiveJobTable, health: QueueHealth) -> None:
-    table.set_orphans(orphaned(table.model, health.leases, health.runs, health.checked_at))
+    table.set_orphans(orphaned(table.feed.rows(), health.leases, health.runs, health.checked_at))

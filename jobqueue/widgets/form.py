@@ -4,13 +4,13 @@ the ``submit_job`` RPC with the anon key.
 Everything the database would refuse is checked here first, by the same rules: the name (trimmed, 1-200
 characters, no control characters) and the payload against the type's ``payload_schema``, as you type. If the
 database still refuses, its answer is shown naming the argument. Each click sends the request's idempotency key,
-so a double-click makes one job. The click handler only schedules a task on the kernel's event loop, so the
-button never blocks the kernel.
+so a double-click makes one job. The click handler only hands the click to the loop that owns the clients and the
+job feed (the kernel's main loop, even when JupyterLab delivers the click on a subshell thread), so the button
+never blocks the kernel and never touches the feed from another thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import unicodedata
@@ -22,6 +22,7 @@ import ipywidgets as widgets
 import structlog
 from postgrest.exceptions import APIError
 
+from jobqueue.feed import LoopBound
 from jobqueue.job import Job
 from jobqueue.job_requests import JobRejected
 from jobqueue.widgets.idempotency import RequestKey
@@ -96,13 +97,13 @@ class JobForm:
     """The form; each accepted submission is passed to the ``on_submitted`` callbacks."""
 
     def __init__(self, job_types: Sequence[Mapping[str, Any]], submit: SubmitFunction,
-                 on_submitted: SubmittedCallback | None = None) -> None:
+                 on_submitted: SubmittedCallback | None = None, owner: LoopBound | None = None) -> None:
         if not job_types:
             raise ValueError("no job types to offer: is the schema provisioned (job_types)?")
         self._types = {str(row["name"]): row for row in job_types}
         self._submit = submit
         self._callbacks: list[SubmittedCallback] = [on_submitted] if on_submitted else []
-        self._tasks: set[asyncio.Task[Job | None]] = set()
+        self._owner = owner
         self.key = RequestKey()
         self.submitted: list[Job] = []
         wide = widgets.Layout(width="28em")
@@ -206,11 +207,14 @@ class JobForm:
         return job
 
     def _clicked(self, _: object) -> None:
-        request = self.request()  # taken now, so a double-click sends one key twice
+        """The button's callback, on whatever thread the kernel delivered the click: hand it to the owning loop."""
+        owner = self._owner or LoopBound()
+        owner.call(self._take_and_send, owner)
+
+    def _take_and_send(self, owner: LoopBound) -> None:
+        request = self.request()  # taken per click, so a double-click sends one key twice
         if request is not None:
-            task = asyncio.get_running_loop().create_task(self._send_reporting(request))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            owner.spawn(self._send_reporting(request))
 
     async def _send_reporting(self, request: FormRequest) -> Job | None:
         try:

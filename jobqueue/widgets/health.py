@@ -22,17 +22,12 @@ import psycopg
 import structlog
 from psycopg.rows import dict_row
 
+from jobqueue import queries
 from jobqueue.widgets.render import format_seconds
 
 log = structlog.get_logger(__name__)
 
 QUEUES = ("work_queue", "work_queue_dlq")
-METRICS_SQL = ("select queue_name, queue_length, oldest_msg_age_sec, newest_msg_age_sec, total_messages "
-               "from pgmq.metrics(%(queue)s)")
-# A claimed message (read at least once) is invisible until its vt: that is the lease of the job it carries.
-# Seconds left are computed by the database's clock, so the countdown does not depend on this machine's.
-LEASES_SQL = ("select message->>'job_id' as job_id, extract(epoch from vt - clock_timestamp())::float8 as left_s "
-              "from pgmq.q_work_queue where read_ct > 0 limit 1000")
 RUNS_SCANNED = 200  # runs read to tell this worker's jobs from orphans; the panel shows fewer
 
 
@@ -52,7 +47,7 @@ async def read_metrics(conn: psycopg.AsyncConnection[Any], queues: Sequence[str]
     found: list[QueueMetrics] = []
     async with conn.cursor(row_factory=dict_row) as cur:
         for queue in queues:
-            await cur.execute(METRICS_SQL, {"queue": queue})
+            await cur.execute(queries.QUEUE_METRICS, {"queue": queue})
             row = await cur.fetchone()
             if row is not None:
                 found.append(QueueMetrics(**row))
@@ -63,7 +58,7 @@ async def read_leases(conn: psycopg.AsyncConnection[Any]) -> dict[str, datetime]
     """When each claimed message's lease runs out, by job id (as a time on this machine's clock)."""
     now = datetime.now(UTC)
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(LEASES_SQL)
+        await cur.execute(queries.CLAIMED_LEASES)
         return {row["job_id"]: now + timedelta(seconds=row["left_s"]) for row in await cur.fetchall()}
 
 

@@ -12,6 +12,7 @@ import psycopg
 import structlog
 from psycopg.rows import dict_row
 
+from jobqueue import queries
 from jobqueue.settings import Settings, configured, local_stack_dir
 from jobqueue.worker_process import (
     DEFAULT_PORT,
@@ -27,10 +28,6 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_FAIL_PATTERN = "^fail-"
 DEFAULT_PULL_IDLE_SECONDS = 30.0
-DEAD_LETTERS_SQL = ("select msg_id, read_ct, enqueued_at, message->>'job_id' as job_id, "
-                    "message->>'task_name' as task_name from pgmq.q_work_queue_dlq order by msg_id")
-RECOVERY_SQL = ("select (select value from jobqueue_private.settings where key = 'redeliver_after_seconds') "
-                "as redeliver_after, (select schedule from cron.job where jobname = 'work_queue_sweeper') as sweeper")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +89,7 @@ def own_worker(settings: Settings, fresh: bool = True, concurrency: int | None =
 def recovery_timers(settings: Settings, lease_seconds: float | None = None) -> RecoveryTimers:
     """The sweeper's schedule and quiet period (from the database), the pull loop's idle time and the lease."""
     with psycopg.connect(settings.db_url) as conn, conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(RECOVERY_SQL)
+        cur.execute(queries.RECOVERY_TIMERS)
         row = cur.fetchone() or {}
     env = configured()
     return RecoveryTimers(
@@ -105,5 +102,5 @@ def recovery_timers(settings: Settings, lease_seconds: float | None = None) -> R
 def dead_letters(db_url: str) -> list[dict[str, Any]]:
     """The messages in ``work_queue_dlq``: jobs that used up their attempts."""
     with psycopg.connect(db_url) as conn, conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(DEAD_LETTERS_SQL)
+        cur.execute(queries.DEAD_LETTERS)
         return list(cur.fetchall())
