@@ -28,6 +28,7 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_FAIL_PATTERN = "^fail-"
 DEFAULT_PULL_IDLE_SECONDS = 30.0
+DEFAULT_LEASE_SECONDS = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +39,7 @@ class RecoveryTimers:
     redeliver_after_seconds: float
     pull_idle_seconds: float
     lease_seconds: float
+    lease_from: str
 
 
 def with_parameters(settings: Settings, job_min_seconds: float | None = None, job_max_seconds: float | None = None,
@@ -86,17 +88,22 @@ def own_worker(settings: Settings, fresh: bool = True, concurrency: int | None =
     return worker
 
 
-def recovery_timers(settings: Settings, lease_seconds: float | None = None) -> RecoveryTimers:
-    """The sweeper's schedule and quiet period (from the database), the pull loop's idle time and the lease."""
+def recovery_timers(settings: Settings, worker: WorkerProcess) -> RecoveryTimers:
+    """The sweeper's schedule and quiet period (from the database), the pull loop's idle time, and the lease the
+    running worker holds claims for (its ``/healthz`` settings; the configuration only for an older worker)."""
     with psycopg.connect(settings.db_url) as conn, conn.cursor(row_factory=dict_row) as cur:
         cur.execute(queries.RECOVERY_TIMERS)
         row = cur.fetchone() or {}
     env = configured()
+    running = ((health(worker) or {}).get("settings") or {}).get("lease_seconds")
+    lease, lease_from = ((running, f"the running worker's /healthz (pid {worker.pid})") if running is not None
+                         else (env.get("WORKER_LEASE_SECONDS") or DEFAULT_LEASE_SECONDS,
+                               "the configuration (this worker's /healthz does not report its settings)"))
     return RecoveryTimers(
         sweeper_schedule=str(row.get("sweeper") or "not scheduled"),
         redeliver_after_seconds=float(row.get("redeliver_after") or 30),
         pull_idle_seconds=float(env.get("WORKER_PULL_IDLE_SECONDS") or DEFAULT_PULL_IDLE_SECONDS),
-        lease_seconds=float(lease_seconds or env.get("WORKER_LEASE_SECONDS") or 60))
+        lease_seconds=float(lease), lease_from=lease_from)
 
 
 def dead_letters(db_url: str) -> list[dict[str, Any]]:

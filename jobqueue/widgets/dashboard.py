@@ -9,6 +9,7 @@ renders it. Steps of the notebook wait on the feed (saying what for) and end wit
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import time
 from collections import Counter
@@ -36,6 +37,7 @@ from jobqueue.worker_process import WorkerProcess
 log = structlog.get_logger(__name__)
 
 WAIT_REDRAW_SECONDS = 0.5
+TYPES_REFRESH_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Dashboard:
         self.health = health
         self.form = form
         self.job_ids: list[str] = []
+        self._types_task: asyncio.Future[None] | concurrent.futures.Future[None] | None = None
         form.on_submitted(self._track)
         self.widget = widgets.VBox([
             form.widget,
@@ -92,11 +95,13 @@ class Dashboard:
         feed = JobFeed(client, max_rows=max_rows)
         table = await LiveJobTable(feed, cancel=functools.partial(cancel_job, operator)).start()
         form = JobForm(await job_types(client), submit=functools.partial(enqueue_job, client), owner=feed.owner)
-        runs_url = f"{worker.url}/runs" if worker is not None else None
-        mark = functools.partial(_mark_orphans, table) if runs_url else None
-        health = QueueHealth(settings.db_url, runs_url, interval=health_interval, on_refresh=mark).start()
+        worker_url = worker.url if worker is not None else None
+        health = QueueHealth(settings.db_url, worker_url, interval=health_interval,
+                             on_refresh=functools.partial(_health_read, table, form)).start()
         log.info("dashboard.opened", url=settings.supabase_url, rows=len(feed.model))
-        return cls(client, operator, table, health, form)
+        dashboard = cls(client, operator, table, health, form)
+        dashboard._types_task = feed.owner.spawn(dashboard._follow_types())
+        return dashboard
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -164,7 +169,7 @@ class Dashboard:
         runs = None if self.health.runs is None else [run for run in self.health.runs if run.get("job_id") in ids]
         return Snapshot(step, title, datetime.now(UTC), rows,
                         {job_id: at for job_id, at in self.table.orphans.items() if job_id in ids},
-                        list(self.health.metrics), runs, list(notes))
+                        list(self.health.metrics), runs, list(notes), self.health.worker)
 
     def session_rows(self) -> list[Job]:
         """The jobs submitted through this dashboard (steps and form), newest first."""
@@ -175,10 +180,25 @@ class Dashboard:
         """The jobs of this session as fixed-width text."""
         return self.table.to_text(self.session_rows())
 
+    async def _follow_types(self) -> None:
+        """Re-read ``job_types`` now and then, so a type provisioned while the form is open is offered."""
+        while True:
+            await asyncio.sleep(TYPES_REFRESH_SECONDS)
+            try:
+                self.form.set_types(await job_types(self.client))
+            except Exception as err:
+                log.warning("dashboard.types_refresh_failed", error=str(err))
+
     async def close(self) -> None:
         """Stop the polling and leave the Realtime channel."""
+        if self._types_task is not None:
+            self._types_task.cancel()
         await asyncio.gather(self.health.stop(), self.table.stop())
 
 
-def _mark_orphans(table: LiveJobTable, health: QueueHealth) -> None:
+def _health_read(table: LiveJobTable, form: JobForm, health: QueueHealth) -> None:
+    """After each reading of the panel: mark orphaned jobs, and name types no running worker serves."""
     table.set_orphans(orphaned(table.feed.rows(), health.leases, health.runs, health.checked_at))
+    worker = health.worker or {}
+    served = worker.get("task_types")
+    form.set_served(served if isinstance(served, list) else None, f"the running worker (pid {worker.get('pid')})")

@@ -62,6 +62,15 @@ async def read_leases(conn: psycopg.AsyncConnection[Any]) -> dict[str, datetime]
         return {row["job_id"]: now + timedelta(seconds=row["left_s"]) for row in await cur.fetchall()}
 
 
+async def read_worker(http: httpx.AsyncClient, worker_url: str) -> dict[str, Any]:
+    """The worker's ``GET /healthz`` answer: its pid, load, and (newer workers) ``task_types`` and ``settings``."""
+    response = await http.get(f"{worker_url}/healthz")
+    body = response.json()
+    if not isinstance(body, dict):
+        raise ValueError(f"/healthz answered {body!r}, not an object")
+    return body
+
+
 async def read_runs(http: httpx.AsyncClient, runs_url: str, limit: int) -> list[dict[str, Any]]:
     """The worker's newest runs from ``GET /runs`` (a list, or an object holding ``runs``)."""
     response = await http.get(runs_url, params={"limit": limit})
@@ -80,15 +89,22 @@ def metrics_html(metrics: Sequence[QueueMetrics]) -> str:
             f"<th>sent in total</th></tr>{rows}</table>")
 
 
+def _clipped_cell(value: Any, width: int) -> str:
+    """A cell of at most ``width`` characters on one line; the whole text in its tooltip."""
+    text = str(value or "")
+    shown = text if len(text) <= width else text[: width - 1] + "…"
+    return f'<td title="{html.escape(text)}">{html.escape(shown)}</td>'
+
+
 def runs_html(runs: Sequence[dict[str, Any]]) -> str:
     """The worker's recent runs: job, attempt, how it arrived (webhook or pull), outcome, duration."""
     if not runs:
         return "<i>no runs yet</i>"
     rows = "".join(
-        f"<tr><td>{html.escape(str(run.get('task_name', '')))[:24]}</td><td>{run.get('attempt', '')}</td>"
+        f"<tr>{_clipped_cell(run.get('task_name'), 24)}<td>{run.get('attempt', '')}</td>"
         f"<td class='jq-source'>{html.escape(str(run.get('source', '')))}</td>"
         f"<td>{html.escape(str(run.get('outcome', '')))}</td><td>{format_seconds(run.get('duration_seconds'))}"
-        f"</td><td>{html.escape(str(run.get('error') or ''))[:40]}</td></tr>" for run in runs)
+        f"</td>{_clipped_cell(run.get('error'), 32)}</tr>" for run in runs)
     return ("<table class='jq-runs'><tr><th>job</th><th>attempt</th><th>via</th><th>outcome</th><th>took</th>"
             f"<th>error</th></tr>{rows}</table>")
 
@@ -96,14 +112,14 @@ def runs_html(runs: Sequence[dict[str, Any]]) -> str:
 class QueueHealth:
     """A widget with queue metrics and worker runs, polled every ``interval`` seconds while started.
 
-    ``runs`` is None while the worker does not answer. ``on_refresh`` is called after every reading (the
-    dashboard uses it to mark orphaned jobs in the table).
+    ``runs`` and ``worker`` (its ``/healthz``) are None while the worker does not answer. ``on_refresh`` is called
+    after every reading (the dashboard uses it to mark orphaned jobs in the table).
     """
 
-    def __init__(self, db_url: str, runs_url: str | None, interval: float = 1.0, runs_limit: int = 8,
+    def __init__(self, db_url: str, worker_url: str | None, interval: float = 1.0, runs_limit: int = 8,
                  queues: Sequence[str] = QUEUES, on_refresh: Callable[[QueueHealth], None] | None = None) -> None:
         self._db_url = db_url
-        self._runs_url = runs_url
+        self._worker_url = worker_url
         self._interval = interval
         self._runs_limit = runs_limit
         self._queues = tuple(queues)
@@ -112,13 +128,15 @@ class QueueHealth:
         self.metrics: list[QueueMetrics] = []
         self.leases: dict[str, datetime] = {}
         self.runs: list[dict[str, Any]] | None = None
+        self.worker: dict[str, Any] | None = None
         self.checked_at = datetime.now(UTC)
         self._metrics = widgets.HTML("<i>reading pgmq.metrics…</i>")
         self._runs = widgets.HTML("<i>reading the worker's runs…</i>")
         every = f"polled every {interval:g} s"
         self.widget = widgets.VBox([widgets.HTML(f"<b>Queues</b> (pgmq.metrics, {every})"), self._metrics,
                                     widgets.HTML(f"<b>Worker runs</b> (GET /runs, {every})"), self._runs],
-                                   layout=widgets.Layout(min_width="24em"))
+                                   layout=widgets.Layout(flex="0 1 auto", min_width="0", overflow="hidden"))
+        self.widget.add_class("jq-health")
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -135,14 +153,15 @@ class QueueHealth:
             self._metrics.value = f"<span style='color:#c62828'>{html.escape(str(err))}</span>"
             log.warning("health.metrics_failed", error=str(err))
         self.checked_at = datetime.now(UTC)
-        if self._runs_url is None:
+        if self._worker_url is None:
             self._runs.value = "<i>no worker URL configured</i>"
         else:
             try:
-                self.runs = await read_runs(http, self._runs_url, RUNS_SCANNED)
+                self.runs = await read_runs(http, f"{self._worker_url}/runs", RUNS_SCANNED)
+                self.worker = await read_worker(http, self._worker_url)
                 self._runs.value = runs_html(self.runs[: self._runs_limit])
             except (httpx.HTTPError, ValueError) as err:
-                self.runs = None
+                self.runs = self.worker = None
                 self._runs.value = ("<span class='jq-worker-down' style='color:#c62828'>worker not reachable: "
                                     f"{html.escape(str(err))}</span>")
         if self._on_refresh is not None:
