@@ -79,9 +79,10 @@ class Dashboard:
         form.on_submitted(self._track)
         self.widget = widgets.VBox([
             form.widget,
-            # The health panel sits beside the table when both fit, else below it: never a horizontal scroll.
-            widgets.HBox([table.widget, health.widget], layout=widgets.Layout(
-                align_items="flex-start", flex_flow="row wrap", width="100%")),
+            # The table takes the cell's whole width (beside it, the panel would squeeze its columns); the panel
+            # sits below it.
+            table.widget,
+            health.widget,
         ])
         self.widget.add_class("jq-dashboard")
 

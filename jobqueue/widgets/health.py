@@ -133,9 +133,12 @@ class QueueHealth:
         self._metrics = widgets.HTML("<i>reading pgmq.metrics…</i>")
         self._runs = widgets.HTML("<i>reading the worker's runs…</i>")
         every = f"polled every {interval:g} s"
-        self.widget = widgets.VBox([widgets.HTML(f"<b>Queues</b> (pgmq.metrics, {every})"), self._metrics,
-                                    widgets.HTML(f"<b>Worker runs</b> (GET /runs, {every})"), self._runs],
-                                   layout=widgets.Layout(flex="0 1 auto", min_width="0", overflow="hidden"))
+        self.widget = widgets.HBox([
+            widgets.VBox([widgets.HTML(f"<b>Queues</b> (pgmq.metrics, {every})"), self._metrics],
+                         layout=widgets.Layout(margin="0 2em 0 0", flex="0 0 auto")),
+            widgets.VBox([widgets.HTML(f"<b>Worker runs</b> (GET /runs, {every})"), self._runs],
+                         layout=widgets.Layout(flex="0 1 auto", min_width="0"))],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start", width="100%"))
         self.widget.add_class("jq-health")
 
     def _ipython_display_(self) -> None:

@@ -49,7 +49,8 @@ class LiveJobTable:
         # The header scrolls with the rows (sticky at the top) and has the Cancel column's width beside it, so
         # header and rows always share one width, scrollbar or not, and their columns line up.
         header = widgets.HBox([self._line(header_html()), widgets.Box(layout=widgets.Layout(
-            width=CANCEL_WIDTH, flex="0 0 auto"))] if cancel is not None else [self._line(header_html())])
+            width=CANCEL_WIDTH, flex="0 0 auto", margin="0"))] if cancel is not None else [self._line(header_html())])
+        header.layout.flex = "0 0 auto"  # in a full scrolling box, flex items shrink by default: not this one
         header.add_class("jq-header-box")
         self._rows_box = widgets.VBox([header], layout=widgets.Layout(max_height="28em", overflow="hidden auto"))
         self._rows_box.add_class("jq-rows")
@@ -104,7 +105,8 @@ class LiveJobTable:
 
     def _new_view(self, row: Job) -> _RowView:
         cancel = widgets.Button(description="Cancel", tooltip="operator: cancel this job (service role)",
-                                layout=widgets.Layout(width=CANCEL_WIDTH, height="1.8em", flex="0 0 auto"))
+                                layout=widgets.Layout(width=CANCEL_WIDTH, height="1.8em", flex="0 0 auto",
+                                                      margin="0"))
         cancel.add_class("jq-cancel")
         job_id = row.job_id
         cancel.on_click(lambda _button: self.feed.owner.call(self._cancel_clicked, job_id))

@@ -19,8 +19,8 @@ from jobqueue.widgets.leases import lease_text
 COLUMNS = ("Job ID", "Type", "Name", "Pri", "Status", "Progress", "Result", "Tries", "Age", "Duration")
 # Fixed columns for short values, shares of what is left for the texts: the grid always fits its box, and a text
 # too long for its cell ends in "…" (its full value in the tooltip) instead of wrapping or widening the table.
-_GRID = ("display:grid;grid-template-columns:5.2em minmax(5em,7.5em) minmax(6em,1.3fr) 2.4em 6.4em "
-         "minmax(8em,1.6fr) minmax(5em,1fr) 3em 3.6em 4.6em;column-gap:0.5em;width:100%;box-sizing:border-box;"
+_GRID = ("display:grid;grid-template-columns:5.2em 9.2em minmax(8em,2fr) 2.4em 6.4em minmax(7em,1fr) "
+         "minmax(4.5em,1.2fr) 3.4em 3.8em 5.2em;column-gap:0.5em;width:100%;box-sizing:border-box;"
          "font-family:var(--jp-code-font-family,monospace);font-size:12px;padding:2px 4px;align-items:center;")
 CANCEL_WIDTH = "72px"
 # ipywidgets gives an HTML widget a fixed inline width and line height; a row's line takes what the row leaves.
