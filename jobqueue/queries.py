@@ -150,3 +150,7 @@ DEAD_LETTERS = ("select msg_id, read_ct, enqueued_at, message->>'job_id' as job_
 RECOVERY_TIMERS = ("select (select value from jobqueue_private.settings where key = 'redeliver_after_seconds') "
                    "as redeliver_after, "
                    "(select schedule from cron.job where jobname = 'work_queue_sweeper') as sweeper")
+
+# Notebook 01: act as the anon API role inside a transaction (the caller rolls it back), to try what anon may do.
+ACT_AS_ANON = "set local role anon"
+SETTING_VALUE = "select value from jobqueue_private.settings where key = %(key)s"

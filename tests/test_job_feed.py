@@ -184,3 +184,18 @@ def test_kernel_subshell_clicks_reach_the_dashboard_on_the_main_loop(stack_dir: 
         assert kernel.run("print(len(clicked_on), main_thread in clicked_on)").split() == ["1", "False"], \
             "the clicks did not arrive on a subshell thread"
         kernel.run("await dash.close()")
+
+
+async def test_a_cut_socket_rejoins_and_the_re_read_brings_what_was_missed(provisioned: Settings,
+                                                                            worker: WorkerHandle):
+    from jobqueue.steps.resync import resync_after_reconnect
+    from jobqueue.widgets.dashboard import Dashboard, JobSpec
+
+    dash = await Dashboard.open(provisioned, None)
+    try:
+        done, notes = await resync_after_reconnect(dash, JobSpec(f"cut-{uuid.uuid4().hex[:6]}"), DEADLINE)
+    finally:
+        await dash.close()
+    assert done.status == "completed"
+    assert notes[0].startswith("channel: SUBSCRIBED (0.00 s)") and notes[0].count("SUBSCRIBED") >= 2, notes
+    assert "REST re-reads after the rejoin: 0" not in notes[1], notes

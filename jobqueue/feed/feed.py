@@ -88,6 +88,7 @@ class JobFeed:
         self.status = FeedState("CLOSED")
         self.events = 0
         self.errors = 0
+        self.rereads: list[tuple[int, int]] = []  # (rows read, rows they changed), per full REST re-read
         self.progress_seen: dict[str, list[int]] = {}
         self._client = client
         self._poll_seconds = poll_seconds
@@ -111,10 +112,12 @@ class JobFeed:
         """Call ``observer(change)`` on the feed's loop after every change of the model."""
         self._change_observers.append(observer)
 
-    def on_state(self, observer: StateObserver) -> None:
-        """Call ``observer(state)`` on the feed's loop whenever the channel's state or its trouble changes."""
+    def on_state(self, observer: StateObserver) -> Callable[[], None]:
+        """Call ``observer(state)`` on the feed's loop whenever the channel's state or its trouble changes (and
+        once now); returns what stops the calls."""
         self._state_observers.append(observer)
         observer(self.status)
+        return lambda: self._state_observers.remove(observer)
 
     async def start(self, require_subscribed: bool = True) -> JobFeed:
         """Subscribe and fill the model over REST; raises when the channel does not subscribe and
@@ -128,8 +131,8 @@ class JobFeed:
         await channel.subscribe(self._on_subscribe_state)
         if require_subscribed and not self.status.live:
             raise RuntimeError(f"the Realtime channel on {TABLE} did not subscribe: {self.status.state}")
-        if isinstance(self._refreshed, asyncio.Task):
-            await self._refreshed
+        if self._refreshed is not None:
+            await self.reread_done()
         else:
             await self.refresh()
         self._watchdog = asyncio.get_running_loop().create_task(self._watch())
@@ -150,6 +153,14 @@ class JobFeed:
             self._owner.cancel_all()
         self._set_state("CLOSED")
 
+    async def reread_done(self) -> None:
+        """Return once the REST re-read started by the latest (re)subscribe has been merged."""
+        refreshed = self._refreshed
+        if isinstance(refreshed, asyncio.Task):
+            await asyncio.shield(refreshed)
+        elif refreshed is not None:
+            await asyncio.wrap_future(refreshed)
+
     async def refresh(self) -> None:
         """Re-read the rows over REST (the newest N, or the one job) and merge them; newer Realtime states win."""
         query = self._client.table(TABLE).select("*")
@@ -158,6 +169,7 @@ class JobFeed:
         response = await query.order("created_at", desc=True).limit(self.model.max_rows).execute()
         rows = response.data or []
         changed = sum(self._merge(row) is not None for row in rows)
+        self.rereads.append((len(rows), changed))
         log.debug("feed.refreshed", rows=len(rows), changed=changed)
 
     async def reread(self, job_id: str) -> None:

@@ -28,18 +28,24 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_FAIL_PATTERN = "^fail-"
 DEFAULT_PULL_IDLE_SECONDS = 30.0
-DEFAULT_LEASE_SECONDS = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
 class RecoveryTimers:
-    """The waits that bring back a job no webhook delivered, as this project is configured."""
+    """The waits that bring back a job no webhook delivered, as this project and its running worker are set up."""
 
     sweeper_schedule: str
     redeliver_after_seconds: float
     pull_idle_seconds: float
-    lease_seconds: float
-    lease_from: str
+    lease_seconds: float | None
+    worker_pid: int
+
+    @property
+    def lease(self) -> str:
+        """The lease as the running worker reported it, or that it did not (never the notebook's parameter)."""
+        if self.lease_seconds is None:
+            return f"not reported by the worker (pid {self.worker_pid}; its /healthz has no settings)"
+        return f"{self.lease_seconds:g} s (the running worker's /healthz, pid {self.worker_pid})"
 
 
 def with_parameters(settings: Settings, job_min_seconds: float | None = None, job_max_seconds: float | None = None,
@@ -88,22 +94,24 @@ def own_worker(settings: Settings, fresh: bool = True, concurrency: int | None =
     return worker
 
 
+def running_settings(worker: WorkerProcess) -> dict[str, Any]:
+    """The settings the running worker reports in ``/healthz`` (empty when it reports none or does not answer)."""
+    reported = (health(worker) or {}).get("settings")
+    return dict(reported) if isinstance(reported, dict) else {}
+
+
 def recovery_timers(settings: Settings, worker: WorkerProcess) -> RecoveryTimers:
     """The sweeper's schedule and quiet period (from the database), the pull loop's idle time, and the lease the
-    running worker holds claims for (its ``/healthz`` settings; the configuration only for an older worker)."""
+    running worker holds claims for (from its ``/healthz`` settings)."""
     with psycopg.connect(settings.db_url) as conn, conn.cursor(row_factory=dict_row) as cur:
         cur.execute(queries.RECOVERY_TIMERS)
         row = cur.fetchone() or {}
-    env = configured()
-    running = ((health(worker) or {}).get("settings") or {}).get("lease_seconds")
-    lease, lease_from = ((running, f"the running worker's /healthz (pid {worker.pid})") if running is not None
-                         else (env.get("WORKER_LEASE_SECONDS") or DEFAULT_LEASE_SECONDS,
-                               "the configuration (this worker's /healthz does not report its settings)"))
+    lease = running_settings(worker).get("lease_seconds")
     return RecoveryTimers(
         sweeper_schedule=str(row.get("sweeper") or "not scheduled"),
         redeliver_after_seconds=float(row.get("redeliver_after") or 30),
-        pull_idle_seconds=float(env.get("WORKER_PULL_IDLE_SECONDS") or DEFAULT_PULL_IDLE_SECONDS),
-        lease_seconds=float(lease), lease_from=lease_from)
+        pull_idle_seconds=float(configured().get("WORKER_PULL_IDLE_SECONDS") or DEFAULT_PULL_IDLE_SECONDS),
+        lease_seconds=None if lease is None else float(lease), worker_pid=worker.pid)
 
 
 def dead_letters(db_url: str) -> list[dict[str, Any]]:

@@ -50,6 +50,8 @@ class JobSpec:
     priority: int | None = None
     delay: float | None = None
     idempotency_key: str | None = None
+    timeout: float | None = None
+    max_attempts: int | None = None
 
 
 def _spec(item: str | JobSpec) -> JobSpec:
@@ -119,7 +121,8 @@ class Dashboard:
         jobs = []
         for spec in map(_spec, specs):
             job = await enqueue_job(self.client, spec.job_type, spec.payload, task_name=validate_job_name(spec.name),
-                                    priority=spec.priority, delay=spec.delay, idempotency_key=spec.idempotency_key)
+                                    priority=spec.priority, delay=spec.delay, idempotency_key=spec.idempotency_key,
+                                    timeout=spec.timeout, max_attempts=spec.max_attempts)
             self._track(job)
             jobs.append(job)
         return jobs
