@@ -196,7 +196,16 @@ class QueueHealth:
             yield conn, http
 
     async def _run(self) -> None:
-        async with self._sources() as (conn, http):
-            while True:
-                await self.refresh(conn, http)
+        """Poll until stopped; a reading that fails in an unforeseen way is logged and shown, and polling goes on
+        (on fresh connections), so the panel never freezes silently."""
+        while True:
+            try:
+                async with self._sources() as (conn, http):
+                    while True:
+                        await self.refresh(conn, http)
+                        await asyncio.sleep(self._interval)
+            except Exception as err:
+                log.exception("health.refresh_failed")
+                self._metrics.value = (f"<span style='color:#c62828'>reading failed ({html.escape(str(err))}); "
+                                       f"trying again in {self._interval:g} s</span>")
                 await asyncio.sleep(self._interval)
