@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test test-fast test-oldest-pgmq chaos soak fuzz lab stop clean lint bench schema
 
+# .gitattributes names the nbstripout filter; git only applies it once the filter is defined in the repository's
+# config, so a lab session's outputs never show up as changes to the notebooks (outside a git checkout: skipped).
 setup: $(STAMP)
+	@if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install --attributes .gitattributes; fi
 
 $(STAMP): pyproject.toml packages/supabase-local/pyproject.toml
 	$(PYTHON) -m venv $(VENV)

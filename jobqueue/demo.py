@@ -18,7 +18,7 @@ from jobqueue import introspect
 from jobqueue.logs import configure_logging
 from jobqueue.settings import PROJECT_ROOT
 from jobqueue.stack import ensure_stack
-from jobqueue.widgets.walkthrough import stop_recorded_worker
+from jobqueue.steps.walkthrough import stop_recorded_worker
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 ARTIFACTS = PROJECT_ROOT / "artifacts"

@@ -2,7 +2,8 @@
 
 Each function performs one small experiment and returns plain rows for the notebook to print: webhooks
 that are not genuine (forged, replayed) are refused by the running worker, the anon key cannot write
-results, and a PGMQ read leases a message only until its visibility timeout runs out.
+results, a full queue refuses a submit, and a PGMQ read leases a message only until its visibility timeout runs
+out.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from postgrest.exceptions import APIError
 from psycopg.rows import dict_row
 from supabase import ClientOptions, create_client
 
-from jobqueue import queries
+from jobqueue import jobs, queries
+from jobqueue.job_requests import QueueFull
 from jobqueue.settings import Settings, webhook_key
 
 log = structlog.get_logger(__name__)
@@ -102,6 +104,25 @@ def anon_write_refused(settings: Settings) -> Row:
     finally:
         http.close()
     raise RuntimeError("anon could insert into job_results: the grants are wrong, provision again")
+
+
+def refused_when_full(settings: Settings) -> Row:
+    """Lower ``max_waiting_jobs`` to 0 for one submit with the anon key (as a browser would), then put it back:
+    ``submit_job`` refuses with PT429 (HTTP 429) and a hint, and nothing is queued."""
+    bound = {"key": "max_waiting_jobs"}
+    with psycopg.connect(settings.db_url, autocommit=True, row_factory=dict_row) as conn:
+        before = conn.execute(queries.SETTING_VALUE, bound).fetchone()
+        if before is None:
+            raise RuntimeError("jobqueue_private.settings has no max_waiting_jobs: run provision()")
+        conn.execute(queries.WRITE_SETTING, {**bound, "value": "0"})
+        try:
+            job = jobs.enqueue_job("echo", task_name="one-too-many", settings=settings)
+        except QueueFull as err:
+            return {"max_waiting_jobs": f"0 (for this submit; back to {before['value']})",
+                    "submit_job answered": f"PT429: {err}", "hint": err.hint}
+        finally:
+            conn.execute(queries.WRITE_SETTING, {**bound, "value": before["value"]})
+    raise RuntimeError(f"submit_job queued job {job.job_id} although the queue was full")
 
 
 def _read(conn: psycopg.Connection[Row], queue: str, vt_seconds: int) -> Row | None:

@@ -1,24 +1,24 @@
 """The jobs API for async code (notebooks, async apps): enqueue, status, wait on Realtime, cancel, stats.
 
 Submitting and reading use the anon key, as a browser would; cancelling is the operator's and uses the service
-role. ``wait_for_job_completion`` subscribes to the job's row over Realtime and reads it once over REST after
-each (re)subscribe, so a finish that came first is not missed; it polls only while Realtime is down.
+role. ``wait_for_job_completion`` waits on the same job feed as the live table, scoped to one job: Realtime
+pushes its row, it is read once over REST after each (re)subscribe, so a finish that came first is not missed, and
+it is polled only while Realtime is down.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 import structlog
 from postgrest.exceptions import APIError
-from realtime import RealtimeSubscribeStates
 from supabase import AsyncClient, acreate_client
 
-from jobqueue.job import Job
+from jobqueue.feed import JobFeed
+from jobqueue.job import TERMINAL_STATUSES, Job
 from jobqueue.job_requests import Seconds, first_row, rejection, submit_arguments
 from jobqueue.settings import Settings, load_settings
 
@@ -93,54 +93,25 @@ async def job_types(client: AsyncClient) -> list[dict[str, Any]]:
     return list(response.data or [])
 
 
-class _Watch:
-    """Realtime's view of one job: its final row once seen, and whether the channel is up."""
-
-    def __init__(self) -> None:
-        self.final: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
-        self.subscribed = False
-        self.changed = asyncio.Event()
-
-    def on_change(self, payload: Mapping[str, Any]) -> None:
-        record = (payload.get("data") or {}).get("record") or {}
-        if record.get("job_id"):
-            self.offer(Job.from_row(record))
-
-    def on_state(self, status: RealtimeSubscribeStates, _error: Exception | None) -> None:
-        self.subscribed = status == RealtimeSubscribeStates.SUBSCRIBED
-        self.changed.set()
-
-    def offer(self, job: Job) -> None:
-        if job.finished and not self.final.done():
-            self.final.set_result(job)
-
-
 async def wait_for_job_completion(client: AsyncClient, job_id: str | UUID, timeout: float = 60.0,
                                   poll_interval: float = 1.0) -> Job:
-    """The job once it is completed, failed or cancelled; ``JobTimeout`` when ``timeout`` seconds pass first."""
+    """The job once it is completed, failed or cancelled; ``JobTimeout`` when ``timeout`` seconds pass first.
+
+    It waits on a :class:`JobFeed` of this one job: pushed by Realtime, re-read after each (re)subscribe, and
+    re-read every ``poll_interval`` seconds only while Realtime is down.
+    """
     job_id = str(job_id)
-    watch = _Watch()
-    channel = client.channel(f"job-{job_id}")
-    channel.on_postgres_changes("UPDATE", schema="public", table=TABLE, filter=f"job_id=eq.{job_id}",
-                                callback=watch.on_change)
-    last: Job | None = None
+    feed = JobFeed(client, job_id=job_id, poll_seconds=poll_interval, name="job")
     try:
         async with asyncio.timeout(timeout):
-            await channel.subscribe(watch.on_state)
-            while not watch.final.done():
-                watch.changed.clear()
-                last = await get_job_status(client, job_id)
-                if last is None:
-                    raise LookupError(f"no job has job_id {job_id}")
-                watch.offer(last)
-                changed = asyncio.ensure_future(watch.changed.wait())
-                await asyncio.wait({watch.final, changed}, return_when=asyncio.FIRST_COMPLETED,
-                                   timeout=None if watch.subscribed else poll_interval)
-                changed.cancel()
-            return watch.final.result()
+            await feed.start(require_subscribed=False)
+            if feed.get(job_id) is None:
+                raise LookupError(f"no job has job_id {job_id}")
+            [done] = await feed.wait_for([job_id], TERMINAL_STATUSES, timeout=timeout)
+            return done
     except TimeoutError:
+        last = feed.get(job_id)
         state = last.status if last else "not found"
         raise JobTimeout(f"job {job_id} did not finish within {timeout:g} s (last status: {state})", last) from None
     finally:
-        with contextlib.suppress(Exception):
-            await client.remove_channel(channel)
+        await feed.stop()

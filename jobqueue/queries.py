@@ -155,3 +155,22 @@ SNAPSHOT_PUBLICATION = """
 select schemaname || '.' || tablename from pg_publication_tables where pubname = 'supabase_realtime' order by 1
 """
 SNAPSHOT_CRON_JOBS = "select jobname, schedule, command from cron.job order by jobname"
+
+# The dashboard's health panel: queue depth, and the lease of every claimed message (a message read at least once
+# is invisible until its vt). Seconds left come from the database's clock, so the countdown does not depend on
+# the notebook machine's.
+QUEUE_METRICS = ("select queue_name, queue_length, oldest_msg_age_sec, newest_msg_age_sec, total_messages "
+                 "from pgmq.metrics(%(queue)s)")
+CLAIMED_LEASES = ("select message->>'job_id' as job_id, extract(epoch from vt - clock_timestamp())::float8 as left_s "
+                  "from pgmq.q_work_queue where read_ct > 0 limit 1000")
+
+# Notebook 02's steps: the dead letters, and the timers that bring back a job no webhook delivered.
+DEAD_LETTERS = ("select msg_id, read_ct, enqueued_at, message->>'job_id' as job_id, "
+                "message->>'task_name' as task_name from pgmq.q_work_queue_dlq order by msg_id")
+RECOVERY_TIMERS = ("select (select value from jobqueue_private.settings where key = 'redeliver_after_seconds') "
+                   "as redeliver_after, "
+                   "(select schedule from cron.job where jobname = 'work_queue_sweeper') as sweeper")
+
+# Notebook 01: act as the anon API role inside a transaction (the caller rolls it back), to try what anon may do.
+ACT_AS_ANON = "set local role anon"
+SETTING_VALUE = "select value from jobqueue_private.settings where key = %(key)s"

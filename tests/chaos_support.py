@@ -24,9 +24,9 @@ import pytest
 from realtime import RealtimeSubscribeStates
 from supabase import AsyncClientOptions, acreate_client
 
+from jobqueue.feed.model import JobTableModel
 from jobqueue.provision import provision
 from jobqueue.settings import Settings, load_settings
-from jobqueue.widgets.model import JobTableModel
 from jobqueue.worker_process import WorkerProcess, start_worker, stop_worker, worker_env
 from supabase_local.state import STATE_DIR_ENV, StackState, free_port, load_state
 from supabase_local.testing import temporary_stack

@@ -2,13 +2,14 @@
 
 It is displayed once. Jobs are submitted with the anon key (as a browser would); the operator's Cancel buttons
 use a service-role client, which the anon key cannot replace. A submitted job goes into the table at once from
-the RPC's answer (pending), then Realtime moves it along. Steps of the notebook wait here (saying what for) and
-end with a static :class:`Snapshot` of what they showed.
+the RPC's answer (pending), then Realtime moves it along. The rows live in one :class:`JobFeed`; the table only
+renders it. Steps of the notebook wait on the feed (saying what for) and end with a static :class:`Snapshot`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ import ipywidgets as widgets
 import structlog
 from supabase import AsyncClient
 
+from jobqueue.feed import JobFeed
 from jobqueue.job import TERMINAL_STATUSES, Job
 from jobqueue.jobs_async import anon_client, cancel_job, enqueue_job, job_types, service_client
 from jobqueue.settings import Settings
@@ -35,6 +37,7 @@ from jobqueue.worker_process import WorkerProcess
 log = structlog.get_logger(__name__)
 
 WAIT_REDRAW_SECONDS = 0.5
+TYPES_REFRESH_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class JobSpec:
     priority: int | None = None
     delay: float | None = None
     idempotency_key: str | None = None
+    timeout: float | None = None
+    max_attempts: int | None = None
 
 
 def _spec(item: str | JobSpec) -> JobSpec:
@@ -68,13 +73,18 @@ class Dashboard:
         self.client = client
         self.operator = operator
         self.table = table
+        self.feed = table.feed
         self.health = health
         self.form = form
         self.job_ids: list[str] = []
+        self._types_task: asyncio.Future[None] | concurrent.futures.Future[None] | None = None
         form.on_submitted(self._track)
         self.widget = widgets.VBox([
             form.widget,
-            widgets.HBox([table.widget, health.widget], layout=widgets.Layout(align_items="flex-start")),
+            # The table takes the cell's whole width (beside it, the panel would squeeze its columns); the panel
+            # sits below it.
+            table.widget,
+            health.widget,
         ])
         self.widget.add_class("jq-dashboard")
 
@@ -85,13 +95,16 @@ class Dashboard:
         polling the queue metrics and the worker's runs."""
         client = await anon_client(settings)
         operator = await service_client(settings)
-        form = JobForm(await job_types(client), submit=functools.partial(enqueue_job, client))
-        table = await LiveJobTable(client, max_rows=max_rows, cancel=functools.partial(cancel_job, operator)).start()
-        runs_url = f"{worker.url}/runs" if worker is not None else None
-        mark = functools.partial(_mark_orphans, table) if runs_url else None
-        health = QueueHealth(settings.db_url, runs_url, interval=health_interval, on_refresh=mark).start()
-        log.info("dashboard.opened", url=settings.supabase_url, rows=len(table.model))
-        return cls(client, operator, table, health, form)
+        feed = JobFeed(client, max_rows=max_rows)
+        table = await LiveJobTable(feed, cancel=functools.partial(cancel_job, operator)).start()
+        form = JobForm(await job_types(client), submit=functools.partial(enqueue_job, client), owner=feed.owner)
+        worker_url = worker.url if worker is not None else None
+        health = QueueHealth(settings.db_url, worker_url, interval=health_interval,
+                             on_refresh=functools.partial(_health_read, table, form)).start()
+        log.info("dashboard.opened", url=settings.supabase_url, rows=len(feed.model))
+        dashboard = cls(client, operator, table, health, form)
+        dashboard._types_task = feed.owner.spawn(dashboard._follow_types())
+        return dashboard
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -99,7 +112,7 @@ class Dashboard:
         display(self.widget)
 
     def _track(self, job: Job) -> None:
-        self.table.apply(job)
+        self.feed.apply(job)
         if job.job_id not in self.job_ids:
             self.job_ids.append(job.job_id)
 
@@ -108,7 +121,8 @@ class Dashboard:
         jobs = []
         for spec in map(_spec, specs):
             job = await enqueue_job(self.client, spec.job_type, spec.payload, task_name=validate_job_name(spec.name),
-                                    priority=spec.priority, delay=spec.delay, idempotency_key=spec.idempotency_key)
+                                    priority=spec.priority, delay=spec.delay, idempotency_key=spec.idempotency_key,
+                                    timeout=spec.timeout, max_attempts=spec.max_attempts)
             self._track(job)
             jobs.append(job)
         return jobs
@@ -116,12 +130,12 @@ class Dashboard:
     async def cancel(self, job: Job) -> Job:
         """The operator's cancel (service role): a pending job ends at once, a running one is stopped."""
         cancelled = await cancel_job(self.operator, job.job_id)
-        self.table.apply(cancelled)
+        self.feed.apply(cancelled)
         return cancelled
 
     def current(self, jobs: Sequence[Job]) -> list[Job]:
         """The newest state the table holds of each job."""
-        return [self.table.model.get(job.job_id) or job for job in jobs]
+        return [self.feed.get(job.job_id) or job for job in jobs]
 
     async def wait(self, jobs: Sequence[Job], what: str | None = None, timeout: float = 120.0,
                    statuses: Collection[str] = TERMINAL_STATUSES) -> list[Job]:
@@ -129,7 +143,7 @@ class Dashboard:
         says what is awaited, how many are done and how long it has taken."""
         line = WaitLine(what or describe(jobs), len(jobs))
         began = time.monotonic()
-        waiting = asyncio.ensure_future(self.table.wait_for([job.job_id for job in jobs], statuses, timeout))
+        waiting = asyncio.ensure_future(self.feed.wait_for([job.job_id for job in jobs], statuses, timeout))
         try:
             while not waiting.done():
                 line.show(*self._count(jobs, statuses), time.monotonic() - began)
@@ -159,21 +173,36 @@ class Dashboard:
         runs = None if self.health.runs is None else [run for run in self.health.runs if run.get("job_id") in ids]
         return Snapshot(step, title, datetime.now(UTC), rows,
                         {job_id: at for job_id, at in self.table.orphans.items() if job_id in ids},
-                        list(self.health.metrics), runs, list(notes))
+                        list(self.health.metrics), runs, list(notes), self.health.worker)
 
     def session_rows(self) -> list[Job]:
         """The jobs submitted through this dashboard (steps and form), newest first."""
-        rows = [row for job_id in self.job_ids if (row := self.table.model.get(job_id)) is not None]
+        rows = [row for job_id in self.job_ids if (row := self.feed.get(job_id)) is not None]
         return rows[::-1]
 
     def session_text(self) -> str:
         """The jobs of this session as fixed-width text."""
         return self.table.to_text(self.session_rows())
 
+    async def _follow_types(self) -> None:
+        """Re-read ``job_types`` now and then, so a type provisioned while the form is open is offered."""
+        while True:
+            await asyncio.sleep(TYPES_REFRESH_SECONDS)
+            try:
+                self.form.set_types(await job_types(self.client))
+            except Exception as err:
+                log.warning("dashboard.types_refresh_failed", error=str(err))
+
     async def close(self) -> None:
         """Stop the polling and leave the Realtime channel."""
+        if self._types_task is not None:
+            self._types_task.cancel()
         await asyncio.gather(self.health.stop(), self.table.stop())
 
 
-def _mark_orphans(table: LiveJobTable, health: QueueHealth) -> None:
-    table.set_orphans(orphaned(table.model, health.leases, health.runs, health.checked_at))
+def _health_read(table: LiveJobTable, form: JobForm, health: QueueHealth) -> None:
+    """After each reading of the panel: mark orphaned jobs, and name types no running worker serves."""
+    table.set_orphans(orphaned(table.feed.rows(), health.leases, health.runs, health.checked_at))
+    worker = health.worker or {}
+    served = worker.get("task_types")
+    form.set_served(served if isinstance(served, list) else None, f"the running worker (pid {worker.get('pid')})")

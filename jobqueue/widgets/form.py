@@ -2,15 +2,17 @@
 the ``submit_job`` RPC with the anon key.
 
 Everything the database would refuse is checked here first, by the same rules: the name (trimmed, 1-200
-characters, no control characters) and the payload against the type's ``payload_schema``, as you type. If the
-database still refuses, its answer is shown naming the argument. Each click sends the request's idempotency key,
-so a double-click makes one job. The click handler only schedules a task on the kernel's event loop, so the
-button never blocks the kernel.
+characters, no control characters), the payload against the type's ``payload_schema``, priority and delay against
+``submit_job``'s limits, as you type. A value out of range is refused with the rule, never changed; the form shows
+the exact call it will make and which of the type's defaults fill what the payload leaves out. A field change
+clears the last answer. If the database still refuses, its answer is shown naming the argument. Each click sends
+the request's idempotency key, so a double-click makes one job. The click handler only hands the click to the
+loop that owns the clients and the job feed (the kernel's main loop, even when JupyterLab delivers the click on a
+subshell thread), so the button never blocks the kernel and never touches the feed from another thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import unicodedata
@@ -22,15 +24,16 @@ import ipywidgets as widgets
 import structlog
 from postgrest.exceptions import APIError
 
+from jobqueue.feed import LoopBound
 from jobqueue.job import Job
-from jobqueue.job_requests import JobRejected
+from jobqueue.job_requests import JobRejected, submit_arguments
 from jobqueue.widgets.idempotency import RequestKey
 from jobqueue.widgets.payload import check_payload, schema_defaults
+from jobqueue.widgets.request_rules import call_text, defaults_note, range_problem
 
 log = structlog.get_logger(__name__)
 
 MAX_NAME_LENGTH = 200
-MAX_DELAY_SECONDS = 2_592_000
 _SPACE = " \t\n\r\f\v"
 SubmittedCallback = Callable[[Job], object]
 
@@ -96,40 +99,47 @@ class JobForm:
     """The form; each accepted submission is passed to the ``on_submitted`` callbacks."""
 
     def __init__(self, job_types: Sequence[Mapping[str, Any]], submit: SubmitFunction,
-                 on_submitted: SubmittedCallback | None = None) -> None:
+                 on_submitted: SubmittedCallback | None = None, owner: LoopBound | None = None) -> None:
         if not job_types:
             raise ValueError("no job types to offer: is the schema provisioned (job_types)?")
         self._types = {str(row["name"]): row for row in job_types}
         self._submit = submit
         self._callbacks: list[SubmittedCallback] = [on_submitted] if on_submitted else []
-        self._tasks: set[asyncio.Task[Job | None]] = set()
+        self._owner = owner
+        self._replacing_options = False
         self.key = RequestKey()
         self.submitted: list[Job] = []
         wide = widgets.Layout(width="28em")
         self.job_type = _classed(widgets.Dropdown(options=list(self._types), description="Type", layout=wide),
                                  "jq-job-type")
-        self.about = widgets.HTML()
+        self.about = _classed(widgets.HTML(layout=widgets.Layout(flex="1 1 20em")), "jq-about")
         self.name = _classed(widgets.Text(placeholder="e.g. resize-image-42", description="Job name",
                                           layout=wide), "jq-job-name")
         self.payload = _classed(widgets.Textarea(description="Payload", rows=2, layout=wide), "jq-payload")
-        self.payload_error = _classed(widgets.HTML(), "jq-payload-error")
-        self.priority = _classed(widgets.BoundedIntText(min=-100, max=100, description="Priority",
-                                                        layout=widgets.Layout(width="12em")), "jq-priority")
-        self.delay = _classed(widgets.BoundedIntText(min=0, max=MAX_DELAY_SECONDS, description="Delay (s)",
-                                                     layout=widgets.Layout(width="12em")), "jq-delay")
+        self.payload_error = _classed(widgets.HTML(layout=widgets.Layout(flex="1 1 20em")), "jq-payload-error")
+        # Plain integer boxes: a bounded box would silently clamp 500 to 100; the rule is shown instead.
+        self.priority = _classed(widgets.IntText(description="Priority", layout=widgets.Layout(width="12em")),
+                                 "jq-priority")
+        self.delay = _classed(widgets.IntText(description="Delay (s)", layout=widgets.Layout(width="12em")),
+                              "jq-delay")
+        self.field_error = _classed(widgets.HTML(), "jq-field-error")
+        self.preview = _classed(widgets.HTML(), "jq-preview")
+        self.unserved = _classed(widgets.HTML(), "jq-unserved")
         self.button = _classed(widgets.Button(description="Process Job", button_style="primary", icon="play"),
                                "jq-process-job")
-        self.message = widgets.HTML("")
+        self.message = _classed(widgets.HTML(""), "jq-message")
         self.button.on_click(self._clicked)
         self.job_type.observe(self._type_changed, names="value")
-        self.payload.observe(self._payload_changed, names="value")
         for field in (self.job_type, self.name, self.payload, self.priority, self.delay):
-            field.observe(lambda _change: self.key.forget(), names="value")
+            field.observe(self._field_changed, names="value")
         self.widget = widgets.VBox([
             widgets.HBox([self.job_type, self.about]),
-            widgets.HBox([self.name, self.priority, self.delay]),
+            widgets.HBox([self.name, self.priority, self.delay, self.field_error],
+                         layout=widgets.Layout(flex_flow="row wrap")),
             widgets.HBox([self.payload, self.payload_error]),
+            self.preview,
             widgets.HBox([self.button, self.message]),
+            self.unserved,
         ])
         self.widget.add_class("jq-job-form")
         self._type_changed({"new": self.job_type.value})
@@ -143,17 +153,82 @@ class JobForm:
         """Also call ``callback(job)`` for every job this form submits."""
         self._callbacks.append(callback)
 
+    def set_types(self, job_types: Sequence[Mapping[str, Any]]) -> None:
+        """Offer the types ``job_types`` lists now (a type added since the form opened appears); the chosen type
+        and what was typed stay when that type is still there."""
+        fresh = {str(row["name"]): row for row in job_types}
+        if not fresh or fresh == self._types:
+            return
+        chosen = self.job_type.value
+        self._types = fresh
+        if chosen not in fresh:
+            self.job_type.options = list(fresh)  # the type is gone: the first one is chosen, with its defaults
+            return
+        self._replacing_options = True  # a Dropdown picks its first option meanwhile; that is no choice of ours
+        try:
+            self.job_type.options = list(fresh)
+            self.job_type.value = chosen
+        finally:
+            self._replacing_options = False
+        self.about.value = type_summary(fresh[chosen])
+        self._refresh()
+
+    def set_served(self, served: Sequence[str] | None, worker: str = "the running worker") -> None:
+        """Warn about types ``job_types`` lists that ``worker`` does not serve (``served`` None: unknown)."""
+        missing = [] if served is None else sorted(set(self._types) - set(served))
+        self.unserved.value = "" if not missing else message_html(
+            f"job_types lists {', '.join(missing)}, which {worker} does not serve (it serves "
+            f"{', '.join(sorted(served or [])) or 'none'}): such a job would wait or fail. Restart the worker "
+            "after adding a task (python -m jobqueue.worker_process stop, then start).", error=True)
+
     def _type_changed(self, change: Mapping[str, Any]) -> None:
+        if self._replacing_options:
+            return
         chosen = self._types[change["new"]]
         self.about.value = type_summary(chosen)
         self.priority.value = int(chosen.get("priority") or 0)
         self.payload.value = json.dumps(schema_defaults(chosen.get("payload_schema") or {}))
-        self._payload_changed({"new": self.payload.value})
+        self._refresh()
 
-    def _payload_changed(self, change: Mapping[str, Any]) -> None:
-        checked = check_payload(change["new"], self._types[self.job_type.value].get("payload_schema") or {})
+    def _field_changed(self, _change: Mapping[str, Any]) -> None:
+        """Any field changed: a new request (new key), and the answer to the last one no longer applies."""
+        if self._replacing_options:
+            return
+        self.key.forget()
+        self.message.value = ""
+        self._refresh()
+
+    def _schema(self) -> Mapping[str, Any]:
+        return self._types[self.job_type.value].get("payload_schema") or {}
+
+    def _problems(self) -> list[str]:
+        problems = [problem for argument, field in (("priority", self.priority), ("delay_seconds", self.delay))
+                    if (problem := range_problem(argument, int(field.value))) is not None]
+        if self.name.value.strip():
+            try:
+                validate_job_name(self.name.value)
+            except InvalidJobName as err:
+                problems.append(str(err))
+        return problems
+
+    def _refresh(self) -> None:
+        """Show the rules the fields break, else the call a click makes; enable the button only when it may."""
+        checked = check_payload(self.payload.value, self._schema())
         self.payload_error.value = "" if checked.ok else message_html(str(checked.error), error=True)
-        self.button.disabled = not checked.ok
+        problems = self._problems()
+        self.field_error.value = "".join(message_html(problem, error=True) + "<br>" for problem in problems)
+        self.button.disabled = bool(problems) or not checked.ok
+        if self.button.disabled or checked.payload is None:
+            self.preview.value = ""
+            return
+        arguments = submit_arguments(self.job_type.value, checked.payload,
+                                     task_name=self.name.value.strip() or "(type a name)",
+                                     priority=int(self.priority.value), delay=int(self.delay.value) or None,
+                                     max_attempts=None, timeout=None, idempotency_key=None)
+        note = defaults_note(self._schema(), checked.payload)
+        self.preview.value = ("<div style='font-size:12px;color:#444'>Process Job sends: <code>"
+                              f"{html.escape(call_text(arguments, self.key.pending))}</code>"
+                              + (f"<br>{html.escape(note)}" if note else "") + "</div>")
 
     def request(self) -> FormRequest | None:
         """The request the fields describe, with its idempotency key; None (and the reason shown) when invalid."""
@@ -162,12 +237,18 @@ class JobForm:
         except InvalidJobName as err:
             self.message.value = message_html(str(err), error=True)
             return None
-        checked = check_payload(self.payload.value, self._types[self.job_type.value].get("payload_schema") or {})
+        problems = self._problems()
+        if problems:
+            self.message.value = message_html(problems[0], error=True)
+            return None
+        checked = check_payload(self.payload.value, self._schema())
         if checked.payload is None:
             self.message.value = message_html(str(checked.error), error=True)
             return None
-        return FormRequest(self.job_type.value, checked.payload, name, int(self.priority.value),
-                           int(self.delay.value), self.key.current())
+        request = FormRequest(self.job_type.value, checked.payload, name, int(self.priority.value),
+                              int(self.delay.value), self.key.current())
+        self._refresh()
+        return request
 
     async def submit(self) -> Job | None:
         """Submit what the form holds now; the job, or None when the form or the server refused."""
@@ -206,11 +287,14 @@ class JobForm:
         return job
 
     def _clicked(self, _: object) -> None:
-        request = self.request()  # taken now, so a double-click sends one key twice
+        """The button's callback, on whatever thread the kernel delivered the click: hand it to the owning loop."""
+        owner = self._owner or LoopBound()
+        owner.call(self._take_and_send, owner)
+
+    def _take_and_send(self, owner: LoopBound) -> None:
+        request = self.request()  # taken per click, so a double-click sends one key twice
         if request is not None:
-            task = asyncio.get_running_loop().create_task(self._send_reporting(request))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            owner.spawn(self._send_reporting(request))
 
     async def _send_reporting(self, request: FormRequest) -> Job | None:
         try:

@@ -22,17 +22,12 @@ import psycopg
 import structlog
 from psycopg.rows import dict_row
 
+from jobqueue import queries
 from jobqueue.widgets.render import format_seconds
 
 log = structlog.get_logger(__name__)
 
 QUEUES = ("work_queue", "work_queue_dlq")
-METRICS_SQL = ("select queue_name, queue_length, oldest_msg_age_sec, newest_msg_age_sec, total_messages "
-               "from pgmq.metrics(%(queue)s)")
-# A claimed message (read at least once) is invisible until its vt: that is the lease of the job it carries.
-# Seconds left are computed by the database's clock, so the countdown does not depend on this machine's.
-LEASES_SQL = ("select message->>'job_id' as job_id, extract(epoch from vt - clock_timestamp())::float8 as left_s "
-              "from pgmq.q_work_queue where read_ct > 0 limit 1000")
 RUNS_SCANNED = 200  # runs read to tell this worker's jobs from orphans; the panel shows fewer
 
 
@@ -52,7 +47,7 @@ async def read_metrics(conn: psycopg.AsyncConnection[Any], queues: Sequence[str]
     found: list[QueueMetrics] = []
     async with conn.cursor(row_factory=dict_row) as cur:
         for queue in queues:
-            await cur.execute(METRICS_SQL, {"queue": queue})
+            await cur.execute(queries.QUEUE_METRICS, {"queue": queue})
             row = await cur.fetchone()
             if row is not None:
                 found.append(QueueMetrics(**row))
@@ -63,8 +58,17 @@ async def read_leases(conn: psycopg.AsyncConnection[Any]) -> dict[str, datetime]
     """When each claimed message's lease runs out, by job id (as a time on this machine's clock)."""
     now = datetime.now(UTC)
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(LEASES_SQL)
+        await cur.execute(queries.CLAIMED_LEASES)
         return {row["job_id"]: now + timedelta(seconds=row["left_s"]) for row in await cur.fetchall()}
+
+
+async def read_worker(http: httpx.AsyncClient, worker_url: str) -> dict[str, Any]:
+    """The worker's ``GET /healthz`` answer: its pid, load, and (newer workers) ``task_types`` and ``settings``."""
+    response = await http.get(f"{worker_url}/healthz")
+    body = response.json()
+    if not isinstance(body, dict):
+        raise ValueError(f"/healthz answered {body!r}, not an object")
+    return body
 
 
 async def read_runs(http: httpx.AsyncClient, runs_url: str, limit: int) -> list[dict[str, Any]]:
@@ -85,15 +89,22 @@ def metrics_html(metrics: Sequence[QueueMetrics]) -> str:
             f"<th>sent in total</th></tr>{rows}</table>")
 
 
+def _clipped_cell(value: Any, width: int) -> str:
+    """A cell of at most ``width`` characters on one line; the whole text in its tooltip."""
+    text = str(value or "")
+    shown = text if len(text) <= width else text[: width - 1] + "…"
+    return f'<td title="{html.escape(text)}">{html.escape(shown)}</td>'
+
+
 def runs_html(runs: Sequence[dict[str, Any]]) -> str:
     """The worker's recent runs: job, attempt, how it arrived (webhook or pull), outcome, duration."""
     if not runs:
         return "<i>no runs yet</i>"
     rows = "".join(
-        f"<tr><td>{html.escape(str(run.get('task_name', '')))[:24]}</td><td>{run.get('attempt', '')}</td>"
+        f"<tr>{_clipped_cell(run.get('task_name'), 24)}<td>{run.get('attempt', '')}</td>"
         f"<td class='jq-source'>{html.escape(str(run.get('source', '')))}</td>"
         f"<td>{html.escape(str(run.get('outcome', '')))}</td><td>{format_seconds(run.get('duration_seconds'))}"
-        f"</td><td>{html.escape(str(run.get('error') or ''))[:40]}</td></tr>" for run in runs)
+        f"</td>{_clipped_cell(run.get('error'), 32)}</tr>" for run in runs)
     return ("<table class='jq-runs'><tr><th>job</th><th>attempt</th><th>via</th><th>outcome</th><th>took</th>"
             f"<th>error</th></tr>{rows}</table>")
 
@@ -101,14 +112,14 @@ def runs_html(runs: Sequence[dict[str, Any]]) -> str:
 class QueueHealth:
     """A widget with queue metrics and worker runs, polled every ``interval`` seconds while started.
 
-    ``runs`` is None while the worker does not answer. ``on_refresh`` is called after every reading (the
-    dashboard uses it to mark orphaned jobs in the table).
+    ``runs`` and ``worker`` (its ``/healthz``) are None while the worker does not answer. ``on_refresh`` is called
+    after every reading (the dashboard uses it to mark orphaned jobs in the table).
     """
 
-    def __init__(self, db_url: str, runs_url: str | None, interval: float = 1.0, runs_limit: int = 8,
+    def __init__(self, db_url: str, worker_url: str | None, interval: float = 1.0, runs_limit: int = 8,
                  queues: Sequence[str] = QUEUES, on_refresh: Callable[[QueueHealth], None] | None = None) -> None:
         self._db_url = db_url
-        self._runs_url = runs_url
+        self._worker_url = worker_url
         self._interval = interval
         self._runs_limit = runs_limit
         self._queues = tuple(queues)
@@ -117,13 +128,18 @@ class QueueHealth:
         self.metrics: list[QueueMetrics] = []
         self.leases: dict[str, datetime] = {}
         self.runs: list[dict[str, Any]] | None = None
+        self.worker: dict[str, Any] | None = None
         self.checked_at = datetime.now(UTC)
         self._metrics = widgets.HTML("<i>reading pgmq.metrics…</i>")
         self._runs = widgets.HTML("<i>reading the worker's runs…</i>")
         every = f"polled every {interval:g} s"
-        self.widget = widgets.VBox([widgets.HTML(f"<b>Queues</b> (pgmq.metrics, {every})"), self._metrics,
-                                    widgets.HTML(f"<b>Worker runs</b> (GET /runs, {every})"), self._runs],
-                                   layout=widgets.Layout(min_width="24em"))
+        self.widget = widgets.HBox([
+            widgets.VBox([widgets.HTML(f"<b>Queues</b> (pgmq.metrics, {every})"), self._metrics],
+                         layout=widgets.Layout(margin="0 2em 0 0", flex="0 0 auto")),
+            widgets.VBox([widgets.HTML(f"<b>Worker runs</b> (GET /runs, {every})"), self._runs],
+                         layout=widgets.Layout(flex="0 1 auto", min_width="0"))],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start", width="100%"))
+        self.widget.add_class("jq-health")
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -140,14 +156,15 @@ class QueueHealth:
             self._metrics.value = f"<span style='color:#c62828'>{html.escape(str(err))}</span>"
             log.warning("health.metrics_failed", error=str(err))
         self.checked_at = datetime.now(UTC)
-        if self._runs_url is None:
+        if self._worker_url is None:
             self._runs.value = "<i>no worker URL configured</i>"
         else:
             try:
-                self.runs = await read_runs(http, self._runs_url, RUNS_SCANNED)
+                self.runs = await read_runs(http, f"{self._worker_url}/runs", RUNS_SCANNED)
+                self.worker = await read_worker(http, self._worker_url)
                 self._runs.value = runs_html(self.runs[: self._runs_limit])
             except (httpx.HTTPError, ValueError) as err:
-                self.runs = None
+                self.runs = self.worker = None
                 self._runs.value = ("<span class='jq-worker-down' style='color:#c62828'>worker not reachable: "
                                     f"{html.escape(str(err))}</span>")
         if self._on_refresh is not None:
@@ -179,7 +196,16 @@ class QueueHealth:
             yield conn, http
 
     async def _run(self) -> None:
-        async with self._sources() as (conn, http):
-            while True:
-                await self.refresh(conn, http)
+        """Poll until stopped; a reading that fails in an unforeseen way is logged and shown, and polling goes on
+        (on fresh connections), so the panel never freezes silently."""
+        while True:
+            try:
+                async with self._sources() as (conn, http):
+                    while True:
+                        await self.refresh(conn, http)
+                        await asyncio.sleep(self._interval)
+            except Exception as err:
+                log.exception("health.refresh_failed")
+                self._metrics.value = (f"<span style='color:#c62828'>reading failed ({html.escape(str(err))}); "
+                                       f"trying again in {self._interval:g} s</span>")
                 await asyncio.sleep(self._interval)

@@ -30,6 +30,11 @@ class RequestKey:
             self._job_id = None
         return self._key
 
+    @property
+    def pending(self) -> str | None:
+        """The key the next click sends again, or None when the next click mints a new one."""
+        return self._key
+
     def forget(self) -> None:
         """A field changed: the next click is a new request with a new key."""
         self._key = None

@@ -17,9 +17,21 @@ from jobqueue.job import Job
 from jobqueue.widgets.leases import lease_text
 
 COLUMNS = ("Job ID", "Type", "Name", "Pri", "Status", "Progress", "Result", "Tries", "Age", "Duration")
-_GRID = "display:grid;grid-template-columns:6em 8em 12em 2.5em 6.5em 15em minmax(10em,1fr) 3.5em 4em 5em;" \
-        "column-gap:0.6em;font-family:var(--jp-code-font-family,monospace);font-size:12px;padding:2px 4px;" \
-        "align-items:center;"
+# Fixed columns for short values, shares of what is left for the texts: the grid always fits its box, and a text
+# too long for its cell ends in "…" (its full value in the tooltip) instead of wrapping or widening the table.
+_GRID = ("display:grid;grid-template-columns:5.2em 9.2em minmax(8em,2fr) 2.4em 6.4em minmax(7em,1fr) "
+         "minmax(4.5em,1.2fr) 3.4em 3.8em 5.2em;column-gap:0.5em;width:100%;box-sizing:border-box;"
+         "font-family:var(--jp-code-font-family,monospace);font-size:12px;padding:2px 4px;align-items:center;")
+CANCEL_WIDTH = "72px"
+# ipywidgets gives an HTML widget a fixed inline width and line height; a row's line takes what the row leaves.
+_STYLE = """<style>
+.jq-live-table .jq-line, .jq-live-table .jq-line > .widget-html-content {width:100%;min-width:0;overflow:hidden;
+  line-height:normal;height:auto}
+.jq-live-table .jq-rows {scrollbar-gutter:stable}
+.jq-live-table .jq-header-box {position:sticky;top:0;z-index:1;background:var(--jp-layout-color0,white)}
+.jq-live-table .jq-row-box, .jq-live-table .jq-header-box {margin:0;width:100%}
+.jq-health table td, .jq-health table th {white-space:nowrap;padding:1px 6px}
+</style>"""
 _STATUS_COLOURS = {"pending": "#8a6d00", "processing": "#0b5cad", "completed": "#1a7f37",
                    "failed": "#c62828", "cancelled": "#6e6e6e"}
 _TEXT_WIDTHS = (8, 15, 26, 4, 10, 36, 40, 6, 7, 8)
@@ -82,9 +94,14 @@ def row_cells(row: Job, now: datetime, lease_expires: datetime | None = None) ->
             format_seconds(row.age_seconds(now)), format_seconds(_duration(row, now)))
 
 
+def table_style() -> str:
+    """The style sheet the live table carries (one ``<style>`` element, scoped to its classes)."""
+    return _STYLE
+
+
 def header_html() -> str:
     """The header line, laid out on the same grid as the rows."""
-    cells = "".join(f"<div>{html.escape(name)}</div>" for name in COLUMNS)
+    cells = "".join(f'<div {_CLIPPED}>{html.escape(name)}</div>' for name in COLUMNS)
     return f'<div class="jq-header" style="{_GRID}font-weight:bold;border-bottom:1px solid #999">{cells}</div>'
 
 

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 BURST = 6
 CONCURRENCY = 2
-JOBS_OTHER_THAN_THE_BURST = 16  # the idempotent resubmit counts once: same key, one job
+JOBS_OTHER_THAN_THE_BURST = 18  # the idempotent resubmit counts once: same key, one job
 STEADY_JOBS = {"JOB_MIN_SECONDS": "1", "JOB_MAX_SECONDS": "2"}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -121,6 +121,19 @@ def test_each_step_keeps_a_snapshot_of_its_result(executed):
     assert "the same job; nothing new was queued" in idempotent
 
 
+def test_the_claims_are_tried_resync_backoff_and_timeout(executed):
+    notebook, _ = executed
+    resync = _snapshots(_tagged(notebook, "step-resync"))["resync"]
+    assert "jq-status-completed" in _row(resync[0], "after-the-reconnect")
+    assert re.search(r"channel: SUBSCRIBED \(0\.00 s\)( → \S+ \([\d.]+ s\))* → SUBSCRIBED", resync[1]), resync[1]
+    assert re.search(r"REST re-reads after the rejoin: [1-9]", resync[1]), resync[1]
+    backoff = _cell_text(_tagged(notebook, "step-backoff")).splitlines()
+    retries = [line for line in backoff if line.startswith("attempt ")]
+    assert [line.split()[1] for line in retries] == ["2", "3"], backoff
+    timeout = _snapshots(_tagged(notebook, "step-timeout"))["timeout"]
+    assert "jq-status-failed" in _row(timeout[0], "too-slow") and "timed out after 1 s" in timeout[1]
+
+
 def test_the_progress_bar_moved(executed):
     notebook, _ = executed
     text = _snapshots(_tagged(notebook, "step-progress"))["progress"][1]
@@ -149,7 +162,7 @@ def test_the_database_agrees(executed, stack: StackState):
                             "and enqueued_at >= %s::timestamptz", ("fail-on-purpose", started)).fetchone()[0]
     assert len(jobs) == BURST + JOBS_OTHER_THAN_THE_BURST
     assert {name: status for name, status, *_ in jobs if status != "completed"} == {
-        "fail-on-purpose": "failed", "report-to-cancel": "cancelled"}
+        "fail-on-purpose": "failed", "report-to-cancel": "cancelled", "too-slow": "failed"}
     assert dead == 1
     by_name = {name: (started_at, run_after, cancelled_at) for name, _, _, started_at, run_after, cancelled_at in jobs}
     assert by_name["delayed-report"][0] >= by_name["delayed-report"][1]

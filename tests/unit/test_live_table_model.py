@@ -6,12 +6,13 @@ import math
 from datetime import UTC, datetime
 
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from jobqueue.feed.model import ChangeKind, JobTableModel
 from jobqueue.job import Job, parse_timestamp
+from jobqueue.steps.timing import percentile, timing_chart, timing_summary
 from jobqueue.widgets.form import InvalidJobName, validate_job_name
-from jobqueue.widgets.model import ChangeKind, JobTableModel
 from jobqueue.widgets.render import row_html, text_table
-from jobqueue.widgets.timing import percentile, timing_summary
 
 
 def record(n: int, status: str = "pending", updated: str = "00", **extra: object) -> dict[str, object]:
@@ -121,3 +122,17 @@ def test_a_delayed_row_counts_down_to_its_start_and_a_cancelled_one_says_so():
     cancelled = Job.from_row(record(2, "cancelled", progress=35))
     html = row_html(cancelled, datetime(2026, 11, 23, 10, 0, 5, tzinfo=UTC))
     assert "jq-status-cancelled" in html and "Cancelled" in html and "cancelled by the operator" in html
+
+
+def test_the_timing_chart_legend_hides_no_bar():
+    rows = [Job.from_row(record(n, "completed", task_name=f"a-rather-long-job-name-{n}",
+                                started_at=f"2026-11-23T10:00:{n:02d}.500000+00:00",
+                                completed_at=f"2026-11-23T10:00:{n + 3:02d}.500000+00:00")) for n in range(1, 12)]
+    figure = timing_chart(rows)
+    FigureCanvasAgg(figure).draw()
+    renderer = figure.canvas.get_renderer()
+    [legend] = [*figure.legends, *filter(None, [figure.axes[0].get_legend()])]
+    legend_box = legend.get_window_extent(renderer)
+    bars = [patch.get_window_extent(renderer) for patch in figure.axes[0].patches]
+    assert len(bars) == 22 and not any(legend_box.overlaps(bar) for bar in bars)
+    assert not legend_box.overlaps(figure.axes[0].get_window_extent(renderer))

@@ -69,8 +69,8 @@ class FakeServer:
                        idempotency_key=None) -> Job:
         self.calls.append({"job_type": job_type, "payload": payload, "task_name": task_name, "priority": priority,
                            "delay": delay, "idempotency_key": idempotency_key})
-        if priority is not None and priority > 100:
-            raise JobRejected("priority must be between -100 and 100, got 101", "priority")
+        if task_name == "refused-by-the-server":
+            raise JobRejected("payload does not fit job type echo: payload.message is too long", "payload")
         if task_name == "one-too-many":
             raise QueueFull("the queue is full: 10000 jobs are waiting", None, "retry later; nothing was queued")
         job = self.jobs.setdefault(idempotency_key, Job(job_id=f"job-{len(self.jobs) + 1}", task_name=task_name,
@@ -122,11 +122,63 @@ async def test_a_changed_field_is_a_new_request(form):
 
 async def test_a_refusal_names_the_argument(form):
     widget, _, seen = form
-    widget.name.value = "too-important"
-    widget.priority.max = 1000
-    widget.priority.value = 101
+    widget.name.value = "refused-by-the-server"
     assert await widget.submit() is None
-    assert "submit_job refused priority" in widget.message.value and seen == []
+    assert "submit_job refused payload" in widget.message.value and seen == []
+
+
+@pytest.mark.parametrize(("field", "value", "rule"), [
+    ("priority", 500, "priority must be between -100 and 100, got 500"),
+    ("priority", -101, "priority must be between -100 and 100, got -101"),
+    ("delay", -5, "delay_seconds must be between 0 and 2592000, got -5"),
+])
+async def test_out_of_range_input_is_refused_with_the_rule_not_clamped(form, field, value, rule):
+    widget, server, _ = form
+    widget.name.value = "out-of-range"
+    getattr(widget, field).value = value
+    assert getattr(widget, field).value == value
+    assert rule in widget.field_error.value and widget.button.disabled and widget.preview.value == ""
+    assert await widget.submit() is None
+    assert rule in widget.message.value and server.calls == []
+
+
+def test_the_form_shows_the_call_it_will_make_and_the_defaults_it_relies_on(form):
+    widget, _, _ = form
+    widget.job_type.value = "generate_report"
+    widget.name.value = "q3"
+    widget.delay.value = 7
+    assert ('submit_job(task_name =&gt; &quot;q3&quot;, job_type =&gt; &quot;generate_report&quot;, payload =&gt; '
+            '{&quot;title&quot;: &quot;Weekly report&quot;, &quot;sections&quot;: 5}, priority =&gt; 0, '
+            'delay_seconds =&gt; 7, idempotency_key =&gt; (a new key') in widget.preview.value
+    widget.payload.value = ""
+    assert "An empty payload means the type&#x27;s defaults: title = &quot;Weekly report&quot;, sections = 5" \
+        in widget.preview.value
+    widget.payload.value = '{"sections": 2}'
+    assert "Fields left out take the type&#x27;s defaults: title = &quot;Weekly report&quot;" in widget.preview.value
+
+
+async def test_a_changed_field_clears_the_last_answer(form):
+    widget, _, _ = form
+    widget.name.value = "first"
+    await widget.submit()
+    assert "Submitted" in widget.message.value
+    widget.name.value = "second"
+    assert widget.message.value == ""
+
+
+def test_new_types_appear_and_unserved_ones_are_named(form):
+    widget, _, _ = form
+    widget.job_type.value = "generate_report"
+    widget.payload.value = '{"sections": 3}'
+    added = {"name": "resize_image", "description": "resize", "priority": 0, "timeout_seconds": 60,
+             "payload_schema": {"type": "object"}}
+    widget.set_types([*TYPES, added])
+    assert "resize_image" in widget.job_type.options
+    assert widget.job_type.value == "generate_report" and widget.payload.value == '{"sections": 3}'
+    widget.set_served([row["name"] for row in TYPES], "the worker (pid 42)")
+    assert "job_types lists resize_image, which the worker (pid 42) does not serve" in widget.unserved.value
+    widget.set_served([*[row["name"] for row in TYPES], "resize_image"])
+    assert widget.unserved.value == ""
 
 
 async def test_a_full_queue_says_to_retry_later(form):

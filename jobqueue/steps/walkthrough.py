@@ -11,6 +11,7 @@ import psycopg
 import structlog
 from psycopg.rows import dict_row
 
+from jobqueue import queries
 from jobqueue.settings import Settings, configured, local_stack_dir
 from jobqueue.worker_process import (
     WorkerProcess,
@@ -25,20 +26,24 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_FAIL_PATTERN = "^fail-"
 DEFAULT_PULL_IDLE_SECONDS = 30.0
-DEAD_LETTERS_SQL = ("select msg_id, read_ct, enqueued_at, message->>'job_id' as job_id, "
-                    "message->>'task_name' as task_name from pgmq.q_work_queue_dlq order by msg_id")
-RECOVERY_SQL = ("select (select value from jobqueue_private.settings where key = 'redeliver_after_seconds') "
-                "as redeliver_after, (select schedule from cron.job where jobname = 'work_queue_sweeper') as sweeper")
 
 
 @dataclasses.dataclass(frozen=True)
 class RecoveryTimers:
-    """The waits that bring back a job no webhook delivered, as this project is configured."""
+    """The waits that bring back a job no webhook delivered, as this project and its running worker are set up."""
 
     sweeper_schedule: str
     redeliver_after_seconds: float
     pull_idle_seconds: float
-    lease_seconds: float
+    lease_seconds: float | None
+    worker_pid: int
+
+    @property
+    def lease(self) -> str:
+        """The lease as the running worker reported it, or that it did not (never the notebook's parameter)."""
+        if self.lease_seconds is None:
+            return f"not reported by the worker (pid {self.worker_pid}; its /healthz has no settings)"
+        return f"{self.lease_seconds:g} s (the running worker's /healthz, pid {self.worker_pid})"
 
 
 def with_parameters(settings: Settings, job_min_seconds: float | None = None, job_max_seconds: float | None = None,
@@ -85,21 +90,28 @@ def own_worker(settings: Settings, fresh: bool = True, concurrency: int | None =
     return worker
 
 
-def recovery_timers(settings: Settings, lease_seconds: float | None = None) -> RecoveryTimers:
-    """The sweeper's schedule and quiet period (from the database), the pull loop's idle time and the lease."""
+def running_settings(worker: WorkerProcess) -> dict[str, Any]:
+    """The settings the running worker reports in ``/healthz`` (empty when it reports none or does not answer)."""
+    reported = (health(worker) or {}).get("settings")
+    return dict(reported) if isinstance(reported, dict) else {}
+
+
+def recovery_timers(settings: Settings, worker: WorkerProcess) -> RecoveryTimers:
+    """The sweeper's schedule and quiet period (from the database), the pull loop's idle time, and the lease the
+    running worker holds claims for (from its ``/healthz`` settings)."""
     with psycopg.connect(settings.db_url) as conn, conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(RECOVERY_SQL)
+        cur.execute(queries.RECOVERY_TIMERS)
         row = cur.fetchone() or {}
-    env = configured()
+    lease = running_settings(worker).get("lease_seconds")
     return RecoveryTimers(
         sweeper_schedule=str(row.get("sweeper") or "not scheduled"),
         redeliver_after_seconds=float(row.get("redeliver_after") or 30),
-        pull_idle_seconds=float(env.get("WORKER_PULL_IDLE_SECONDS") or DEFAULT_PULL_IDLE_SECONDS),
-        lease_seconds=float(lease_seconds or env.get("WORKER_LEASE_SECONDS") or 60))
+        pull_idle_seconds=float(configured().get("WORKER_PULL_IDLE_SECONDS") or DEFAULT_PULL_IDLE_SECONDS),
+        lease_seconds=None if lease is None else float(lease), worker_pid=worker.pid)
 
 
 def dead_letters(db_url: str) -> list[dict[str, Any]]:
     """The messages in ``work_queue_dlq``: jobs that used up their attempts."""
     with psycopg.connect(db_url) as conn, conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(DEAD_LETTERS_SQL)
+        cur.execute(queries.DEAD_LETTERS)
         return list(cur.fetchall())

@@ -1,15 +1,18 @@
 """What the job-model steps of notebook 02 point out, computed from the real rows: the order jobs started in
 (priority), how close a delayed job started to its ``run_after``, the progress values seen live, a cancellation,
-an idempotent resubmit, how a lost job came back, and the ``job_stats`` view."""
+an idempotent resubmit, a failed job's retry back-off, how a lost job came back, and the ``job_stats`` view."""
 
 from __future__ import annotations
 
 import html
+import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from jobqueue.job import Job
+from jobqueue.job import Job, parse_timestamp
 
 STATS_COLUMNS = ("job_type", "status", "jobs", "wait_p50_seconds", "wait_p95_seconds", "run_p50_seconds",
                  "run_p95_seconds", "failures", "retries")
@@ -87,6 +90,34 @@ def recovery_note(job: Job, runs: Sequence[Mapping[str, Any]]) -> str:
             "pull": "the worker's pull loop (get_next_job), after no webhook came for a while"}.get(str(source),
                                                                                                 str(source))
     return f"{job.task_name}: attempt {mine[0].get('attempt')} came by {path}; it ended {job.status}"
+
+
+def backoff_rows(job: Job, runs: Sequence[Mapping[str, Any]],
+                 worker_settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each retry of ``job`` as the worker ran it: when the attempt before ended, when this one started, the wait
+    between them, and the range the back-off rule allows (base * 2^(n-1), capped, times 50-100 % jitter, rounded
+    up to whole seconds) with the running worker's ``retry_base_seconds`` and ``retry_max_seconds``."""
+    mine = sorted((run for run in runs if run.get("job_id") == job.job_id), key=lambda run: run.get("attempt") or 0)
+    known = "retry_base_seconds" in worker_settings and "retry_max_seconds" in worker_settings
+    base = float(worker_settings.get("retry_base_seconds") or 0)
+    cap = float(worker_settings.get("retry_max_seconds") or 0)
+    rows = []
+    for before, after in itertools.pairwise(mine):
+        ended = _run_start(before) + timedelta(seconds=float(before.get("duration_seconds") or 0))
+        ceiling = min(cap, base * 2 ** max(int(before.get("attempt") or 1) - 1, 0))
+        rows.append({"retry": f"attempt {after.get('attempt')}", "previous ended": ended.strftime("%H:%M:%S.%f")[:-3],
+                     "started": _run_start(after).strftime("%H:%M:%S.%f")[:-3],
+                     "waited_s": round((_run_start(after) - ended).total_seconds(), 2),
+                     "rule allows_s": f"{math.ceil(ceiling * 0.5)}-{math.ceil(ceiling)}" if known
+                     else "(the worker does not report its settings)"})
+    return rows
+
+
+def _run_start(run: Mapping[str, Any]) -> datetime:
+    started = parse_timestamp(run.get("started_at"))
+    if started is None:
+        raise ValueError(f"a run without started_at: {run}")
+    return started
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,8 @@ def timing_chart(rows: Iterable[Job], title: str = "Where each job's time went")
     axes.invert_yaxis()
     axes.set_xlabel("seconds since the job was submitted")
     axes.set_title(title)
-    axes.legend(loc="lower right", fontsize=8)
+    # Above the axes, outside them: a legend inside would hide whichever bars sit under it.
+    figure.legend(loc="outside upper center", ncols=2, fontsize=8, frameon=False)
     return figure
 
 
