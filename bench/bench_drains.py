@@ -4,7 +4,7 @@
     and completes each; jobs per second from the first job's ``created_at`` to the last ``completed_at``;
   * batch per cron tick (the seed's path): what pg_cron runs, ``jobqueue_private.call_queue_consumer('lab_noop')``,
     a pg_net POST to the worker's consumer endpoint, which reads 100 messages through ``pgmq_public.read`` and
-    deletes them with one ``acknowledge_messages``; ticks back to back (the next when the last answered), so the
+    archives them with one ``acknowledge_messages``; ticks back to back (the next when the last answered), so the
     figure is what a tick can carry, not what a schedule allows (100 per tick every 10 s is 10 msgs/s);
   * continuous batch consumer: ``python -m worker --consume lab_noop --batch N``, long-polling, its own process,
     reading the next batch while it acknowledges the last (at batch 100 and 1000);

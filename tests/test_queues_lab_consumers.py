@@ -144,9 +144,10 @@ async def test_notifications_are_written_once_per_like(lab, client):
     assert rows == [("new_like", post)] * 3
 
 
-async def test_no_op_messages_are_deleted_not_archived(lab, client):
+async def test_no_op_messages_are_archived_in_one_call_per_batch(lab, client):
+    lab.execute("delete from pgmq.a_lab_noop")
     lab.execute("select pgmq.send_batch('lab_noop', array_fill('{}'::jsonb, array[250]))")
     totals = [await drain_once(client, noop.CONSUMER, BatchSettings(batch_size=100)) for _ in range(3)]
     assert [r.handled for r in totals] == [100, 100, 50]
     assert client.calls == Counter({"read": 3, "acknowledge": 3})
-    assert lab.execute("select count(*) from pgmq.a_lab_noop").fetchone()[0] == 0
+    assert lab.execute("select count(*) from pgmq.a_lab_noop").fetchone()[0] == 250
