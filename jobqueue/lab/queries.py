@@ -26,7 +26,7 @@ SET_CONSUMER = "update jobqueue_private.queue_consumers set schedule = %(schedul
                "max_reads = coalesce(%(max_reads)s, max_reads) where queue_name = %(queue)s"
 RESCHEDULE = "select jobqueue_private.schedule_queue_consumers()"
 PURGE = "select pgmq.purge_queue(%(queue)s)"
-SEND_NOOP = "select pgmq.send_batch('lab_noop', array_fill('{}'::jsonb, array[%(count)s])), clock_timestamp()"
+SEND_NOOP = "select count(*), now() from pgmq.send_batch('lab_noop', array_fill('{}'::jsonb, array[%(count)s]))"
 NOOP_LEFT = "select count(*) from pgmq.q_lab_noop"
 NOOP_LATENCIES = "select extract(epoch from archived_at - enqueued_at) from pgmq.a_lab_noop " \
                  "where enqueued_at >= %(since)s order by 1"
