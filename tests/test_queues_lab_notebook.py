@@ -29,7 +29,8 @@ def executed(stack_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     output = tmp_path_factory.mktemp("papermill") / NOTEBOOK.name
     command = [sys.executable, "-m", "papermill", str(NOTEBOOK), str(output), "-k", "python3",
                "--cwd", str(NOTEBOOK.parent), "-p", "headless", "True", "-p", "tick_schedule", "1 seconds",
-               "-p", "producer_seconds", "3", "-p", "producer_rate", "10", "-p", "drain_units", str(UNITS)]
+               "-p", "producer_seconds", "3", "-p", "producer_rate", "10", "-p", "drain_units", str(UNITS),
+               "-p", "chaos_seconds", "4", "-p", "chaos_rate", "10"]
     try:
         run = subprocess.run(command, env=notebook_env(stack_dir), capture_output=True, text=True, timeout=600,
                              check=False)
@@ -61,6 +62,14 @@ def test_three_drains_are_measured_on_the_same_load(executed):
     drains = {line.split("  ")[0]: line for line in lines[2:]}
     assert set(drains) == {"webhook per job", "batch per cron tick (1 s)", "continuous consumer"}, lines
     assert all(f"  {UNITS}  " in line for line in drains.values()), lines
+
+
+def test_chaos_kills_a_worker_and_loses_no_job(executed):
+    text = _text(executed, "step-chaos")
+    assert "workers killed: 1; jobs unaccounted for: 0" in text, text
+    assert "in flight 0;" in text, text
+    submitted = int(text.split("submitted ")[1].split()[0])
+    assert submitted >= 20, text
 
 
 def test_the_poison_message_is_dead_lettered_then_replayed(executed):

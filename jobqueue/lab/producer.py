@@ -17,10 +17,10 @@ from postgrest.exceptions import APIError
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from jobqueue.lab.fanout import like, new_post
+from jobqueue.lab.pacing import at_slider_rate
 from jobqueue.settings import Settings
 
 MAX_RATE = 50
-IDLE_SECONDS = 0.2
 
 
 class Producer:
@@ -37,7 +37,7 @@ class Producer:
         self.status = widgets.HTML()
         self.button.on_click(lambda _: self._loop.call_soon_threadsafe(self._like_once_soon))
         self._clicks: set[asyncio.Task[None]] = set()
-        self._task = self._loop.create_task(self._produce())
+        self._task = self._loop.create_task(at_slider_rate(self.rate, self._like_once))
         self._render()
 
     @classmethod
@@ -67,16 +67,6 @@ class Producer:
         except APIError:
             self.refused += 1
         self._render()
-
-    async def _produce(self) -> None:
-        while True:
-            rate = self.rate.value
-            if rate <= 0:
-                await asyncio.sleep(IDLE_SECONDS)
-                continue
-            started = self._loop.time()
-            await self._like_once()
-            await asyncio.sleep(max(0.0, 1 / rate - (self._loop.time() - started)))
 
     async def run_for(self, seconds: float, rate: int) -> int:
         """Produce at ``rate`` likes per second for ``seconds`` (what moving the slider does), then stop; the
