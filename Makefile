@@ -24,7 +24,8 @@ test: setup
 # The schema's tests again on a stack that presents PGMQ 1.4.4, the oldest hosted Supabase ships.
 test-oldest-pgmq: setup
 	SUPABASE_LOCAL_PGMQ_SURFACE=1.4.4 $(PY) -m pytest -q tests/test_submit_job.py tests/test_schema_worker.py \
-		tests/test_schema_webhook.py tests/test_schema_access.py tests/test_job_model_schema.py tests/test_provision.py
+		tests/test_schema_webhook.py tests/test_schema_access.py tests/test_job_model_schema.py tests/test_provision.py \
+		tests/test_queues_lab_schema.py tests/test_queues_lab_consumers.py
 
 # Jupyter refuses to run as root unless told to (containers often run as root).
 # Longer runs of the bounded suites that make test runs by default.

@@ -2,8 +2,9 @@
 (``flaky`` jobs) to choose, a **Kill a worker** button (SIGKILL to one of the supervisor's children), and live
 throughput, p50/p95 latency (submit → completed) and the count of every job: nothing lost.
 
-A killed worker's jobs keep their leases (5 s here) until they run out; the sweeper (every 10 s) then delivers
-them again and the supervisor has already started a new child. Failed attempts are retried; a job that fails
+A killed worker's running jobs keep their leases (5 s here) until they run out; the sweeper (every 10 s) then
+delivers them again, and the supervisor has already started a new child. Deliveries it had accepted but not yet
+started come back once the sweeper's quiet period (30 s) has passed. Failed attempts are retried; a job that fails
 all its attempts ends ``failed`` in the dead-letter queue, which counts as accounted for, not lost.
 """
 
@@ -57,8 +58,8 @@ class Counts:
     def text(self) -> str:
         """One line: the count of every job and the live figures."""
         return (f"submitted {self.submitted} = completed {self.completed} + failed (dead letters) {self.failed} + "
-                f"in flight {self.in_flight}; unaccounted {self.unaccounted} | {self.per_second:.1f} jobs/s, "
-                f"p50 {self.p50_ms:,.0f} ms, p95 {self.p95_ms:,.0f} ms")
+                f"in flight {self.in_flight}; unaccounted {self.unaccounted} | last 5 s: {self.per_second:.1f} jobs/s; "
+                f"jobs done in the last 30 s: p50 {self.p50_ms:,.0f} ms, p95 {self.p95_ms:,.0f} ms")
 
 
 class ChaosPanel:
