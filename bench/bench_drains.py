@@ -7,7 +7,7 @@
     archives them with one ``acknowledge_messages``; ticks back to back (the next when the last answered), so the
     figure is what a tick can carry, not what a schedule allows (100 per tick every 10 s is 10 msgs/s);
   * continuous batch consumer: ``python -m worker --consume lab_noop --batch N``, long-polling, its own process,
-    reading the next batch while it acknowledges the last (at batch 100 and 1000);
+    acknowledging each batch in the call that reads the next, four loops at once (at batch 100 and 1000);
   * raw PGMQ: ``pgmq.read(qty 100)`` + ``pgmq.delete(msg_ids)`` in a loop on one psycopg connection.
 The batch drains and raw PGMQ start from the same backlog, sent in one ``send_batch``; each figure is messages
 per second from the start to the empty queue, with the CPU milliseconds per message of every process involved.

@@ -380,6 +380,22 @@ begin
 end
 $$;
 
+-- The continuous consumer's one call per batch under load: acknowledge the batch it handled and read the next,
+-- in one transaction (a failed call acknowledges nothing; the batch is read again and its effects are skipped).
+create or replace function public.acknowledge_and_read(queue_name text, msg_ids bigint[], archive boolean,
+                                                       visibility_seconds integer, qty integer)
+returns table (msg_id bigint, read_ct integer, enqueued_at timestamptz, vt timestamptz, message jsonb)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  perform public.acknowledge_messages(queue_name, msg_ids, archive);
+  return query select m.msg_id, m.read_ct, m.enqueued_at, m.vt, m.message
+    from public.read_messages_with_poll(queue_name, visibility_seconds, qty, 0) m;
+end
+$$;
+
 -- Archive retention per queue (the seed's cleanup job): archived messages of each queue and its DLQ older
 -- than the queue's archive_days go; so do like-event ids the counters hold for longer than that.
 create or replace function public.trim_queue_archives()
@@ -491,10 +507,12 @@ revoke all on function jobqueue_private.consumer_token(), jobqueue_private.call_
 revoke all on function public.apply_like_events(jsonb), public.acknowledge_messages(text, bigint[], boolean),
   public.dead_letter_messages(text, bigint[], text),
   public.replay_dead_letters(text, integer), public.read_messages_with_poll(text, integer, integer, integer),
+  public.acknowledge_and_read(text, bigint[], boolean, integer, integer),
   public.trim_queue_archives() from public, anon, authenticated;
 grant execute on function public.apply_like_events(jsonb), public.acknowledge_messages(text, bigint[], boolean),
   public.dead_letter_messages(text, bigint[], text),
   public.replay_dead_letters(text, integer), public.read_messages_with_poll(text, integer, integer, integer),
+  public.acknowledge_and_read(text, bigint[], boolean, integer, integer),
   public.trim_queue_archives() to service_role;
 
 select jobqueue_private.schedule_queue_consumers();

@@ -121,6 +121,7 @@ FORBIDDEN_SQL = [
     "select * from public.dead_letter_messages('analytics', array[1]::bigint[], 'x')",
     "select public.replay_dead_letters('analytics')",
     "select * from public.read_messages_with_poll('analytics', 30, 10, 0)",
+    "select * from public.acknowledge_and_read('analytics', array[1]::bigint[], false, 30, 10)",
     "select * from public.trim_queue_archives()",
     "select jobqueue_private.call_queue_consumer('analytics')",
     "select jobqueue_private.consumer_token()",
@@ -166,6 +167,19 @@ def test_a_batch_is_deleted_or_archived_in_one_call(db):
         assert cur.fetchone() == {"n": 0}
         cur.execute("select count(*) as n from pgmq.a_lab_noop where msg_id = any(%s)", (ids,))
         assert cur.fetchone() == {"n": 2}
+
+
+def test_a_batch_is_acknowledged_and_the_next_read_in_one_call(db):
+    db.execute("select pgmq.purge_queue('lab_noop')")
+    ids = lab_ids(db, "lab_noop", 5)
+    with as_role(db, "service_role") as cur:
+        cur.execute("select msg_id from public.acknowledge_and_read('lab_noop', '{}', false, 30, 2)")
+        first = [row["msg_id"] for row in cur.fetchall()]
+        assert first == ids[:2]
+        cur.execute("select msg_id from public.acknowledge_and_read('lab_noop', %s, true, 30, 10)", (first,))
+        assert [row["msg_id"] for row in cur.fetchall()] == ids[2:]
+        cur.execute("select msg_id from pgmq.a_lab_noop where msg_id = any(%s) order by msg_id", (ids,))
+        assert [row["msg_id"] for row in cur.fetchall()] == first
 
 
 @pytest.mark.parametrize("statement", [

@@ -66,8 +66,9 @@ async def _handled_ids(client: QueueClient, consumer: Consumer, batch: list[tupl
     return done
 
 
-async def process(client: QueueClient, consumer: Consumer, messages: list[Message], max_reads: int) -> BatchReport:
-    """Handle a batch already read (see the module docstring)."""
+async def handle(client: QueueClient, consumer: Consumer, messages: list[Message],
+                 max_reads: int) -> tuple[BatchReport, list[int]]:
+    """Dead-letter and handle a batch already read; the report and the ids to acknowledge (not yet acknowledged)."""
     report = BatchReport(consumer.queue, read=len(messages))
     worn = [m.msg_id for m in messages if m.read_ct > max_reads]
     if worn:
@@ -83,11 +84,17 @@ async def process(client: QueueClient, consumer: Consumer, messages: list[Messag
             reason = f"does not fit {consumer.model.__name__}: {err.errors()[0]['msg']}"
             report.dead_lettered += len(await client.dead_letter(consumer.queue, [message.msg_id], reason))
     done = await _handled_ids(client, consumer, batch) if batch else []
-    if done:
-        await client.acknowledge(consumer.queue, done, consumer.archive)
     report.handled = len(done)
     report.left = len(batch) - len(done)
     log.info("consumer.batch", **report.as_dict())
+    return report, done
+
+
+async def process(client: QueueClient, consumer: Consumer, messages: list[Message], max_reads: int) -> BatchReport:
+    """Handle a batch already read and acknowledge what was handled, in one call (see the module docstring)."""
+    report, done = await handle(client, consumer, messages, max_reads)
+    if done:
+        await client.acknowledge(consumer.queue, done, consumer.archive)
     return report
 
 

@@ -44,6 +44,14 @@ class QueueClient:
                                                                    "archive": archive}).execute()
         return list(response.data or [])
 
+    async def acknowledge_and_read(self, queue: str, msg_ids: list[int], archive: bool, visibility_seconds: int,
+                                   qty: int) -> list[Message]:
+        """Acknowledge a handled batch and read the next in one call (one transaction)."""
+        response = await self._client.rpc("acknowledge_and_read", {
+            "queue_name": queue, "msg_ids": msg_ids, "archive": archive, "visibility_seconds": visibility_seconds,
+            "qty": qty}).execute()
+        return [Message.model_validate(row) for row in response.data or []]
+
     async def dead_letter(self, queue: str, msg_ids: list[int], reason: str) -> list[int]:
         """Move the messages to the queue's DLQ in one call; the ids that moved."""
         response = await self._client.rpc("dead_letter_messages", {"queue_name": queue, "msg_ids": msg_ids,
