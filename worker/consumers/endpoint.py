@@ -4,6 +4,7 @@ visibility timeout and read limit. The answer says what the batch came to, once 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -36,10 +37,12 @@ class ConsumerEndpoints:
         self._key = service_role_key
         self._webhook_key = webhook_key
         self._client: QueueClient | None = None
+        self._connecting = asyncio.Lock()
 
     async def _queue_client(self) -> QueueClient:
-        if self._client is None:
-            self._client = await QueueClient.connect(self._url, self._key)
+        async with self._connecting:  # two first calls at once open one client, not two
+            if self._client is None:
+                self._client = await QueueClient.connect(self._url, self._key)
         return self._client
 
     async def call(self, request: Request) -> JSONResponse:
