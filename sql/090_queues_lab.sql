@@ -1,8 +1,8 @@
 -- The queues lab: the queues seed (Suplatzigram) built for real beside the job system. A like writes its row
 -- and fans out into three PGMQ queues in the same transaction; batch consumers (worker endpoints, called by
 -- pg_cron through pg_net with a bearer secret read from Vault at call time) read a batch under a visibility
--- timeout, handle it idempotently, delete it in one call and dead-letter what passed its read limit; pg_cron
--- trims each queue's archive after its own retention. Self-contained and safe to apply again.
+-- timeout, handle it idempotently, archive (or delete) it in one call and dead-letter what passed its read
+-- limit; pg_cron trims each queue's archive after its own retention. Self-contained and safe to apply again.
 
 -- The seed's domain. The project has no profiles table: owner and recipient ids are plain uuids here (add the
 -- seed's foreign keys to profiles(id) where one exists).
