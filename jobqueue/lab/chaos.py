@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import signal
 import statistics
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 import ipywidgets as widgets
@@ -98,7 +99,7 @@ class ChaosPanel:
         return widgets.VBox([widgets.HBox([self.processes, self.seconds]), widgets.HBox([self.failure, self.rate]),
                              widgets.HBox([self.restart, self.kill]), self.status])
 
-    def _in_background(self, work: object) -> None:
+    def _in_background(self, work: Callable[[], object]) -> None:
         self._loop.run_in_executor(None, work)
 
     def start_workers(self) -> WorkerProcess:

@@ -16,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -140,8 +141,8 @@ def cron_ticks(settings: Settings, worker_pid: int, units: int) -> DrainResult:
 
 def continuous(settings: Settings, units: int, batch: int = 100) -> DrainResult:
     """``units`` messages sent at once, drained by ``python -m worker --consume lab_noop``."""
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"lab-consumer-{uuid.uuid4().hex[:8]}.log"  # noqa: S108
-    with log.open("wb") as out:
+    with tempfile.NamedTemporaryFile(prefix="lab-consumer-", suffix=".log", delete=False) as out:
+        log = Path(out.name)
         consumer = subprocess.Popen([sys.executable, "-m", "worker", "--consume", "lab_noop", "--batch", str(batch)],
                                     cwd=PROJECT_ROOT, env={**os.environ, **worker_env(settings)}, stdout=out,
                                     stderr=subprocess.STDOUT)
