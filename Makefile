@@ -33,7 +33,8 @@ test-oldest-pgmq: setup
 	SUPABASE_LOCAL_PGMQ_SURFACE=1.4.4 $(PY) -m pytest -q tests/integration/test_submit_job.py \
 		tests/integration/test_schema_worker.py tests/integration/test_schema_webhook.py \
 		tests/integration/test_schema_access.py tests/integration/test_job_model_schema.py \
-		tests/integration/test_provision.py tests/integration/test_schema_upgrade.py
+		tests/integration/test_provision.py tests/integration/test_schema_upgrade.py \
+		tests/integration/test_queues_lab_schema.py tests/integration/test_queues_lab_consumers.py
 
 # supabase/schema.sql, the schema the migrations make, regenerated on the embedded stack (started if need be).
 # After adding a migration: make schema, and python -m jobqueue.migration_lock to lock the new file.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import psutil
 import structlog
 
 from jobqueue.settings import Settings, configured, embedded_stack_dir, load_settings
@@ -20,3 +21,14 @@ def ensure_stack(environ: Mapping[str, str] | None = None, root: Path | None = N
         state = lifecycle.start(str(directory))
         log.info("stack.ready", url=state.supabase_url, directory=str(directory))
     return load_settings(environ, root)
+
+
+def platform_processes(settings: Settings) -> list[psutil.Process]:
+    """The embedded stack's services process and postmaster, for measuring their CPU; nothing on hosted Supabase."""
+    if settings.local_stack_dir is None:
+        return []
+    state = lifecycle.status(str(settings.local_stack_dir)).state
+    if state is None or state.services_pid is None:
+        return []
+    postmaster = int((state.pgdata / "postmaster.pid").read_text().split()[0])
+    return [psutil.Process(state.services_pid), psutil.Process(postmaster)]

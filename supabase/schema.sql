@@ -97,6 +97,37 @@ $$;
 ALTER FUNCTION jobqueue_private.batch_items(items jsonb, argument text) OWNER TO postgres;
 
 --
+-- Name: call_queue_consumer(text); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
+--
+
+CREATE FUNCTION jobqueue_private.call_queue_consumer(queue_name text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  consumer jobqueue_private.queue_consumers;
+  base text := regexp_replace(jobqueue_private.setting('worker_url'), '/hooks/work-queue/?$', '');
+  token text := jobqueue_private.consumer_token();
+begin
+  select * into consumer from jobqueue_private.queue_consumers c where c.queue_name = call_queue_consumer.queue_name;
+  if not found then
+    perform jobqueue_private.refuse('queue_name', format('%s is not a consumed queue', queue_name));
+  end if;
+  if base is null or token is null then
+    return null;
+  end if;
+  return net.http_post(
+    url => base || '/hooks/consumers/' || consumer.queue_name,
+    body => jsonb_build_object('batch_size', consumer.batch_size, 'visibility_seconds', consumer.visibility_seconds,
+                               'max_reads', consumer.max_reads),
+    headers => jsonb_build_object('Content-Type', 'application/json', 'Authorization', 'Bearer ' || token),
+    timeout_milliseconds => greatest(5000, consumer.visibility_seconds * 1000));
+end
+$_$;
+
+ALTER FUNCTION jobqueue_private.call_queue_consumer(queue_name text) OWNER TO postgres;
+
+--
 -- Name: check_client_rate(); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
 --
 
@@ -127,6 +158,24 @@ end
 $$;
 
 ALTER FUNCTION jobqueue_private.check_client_rate() OWNER TO postgres;
+
+--
+-- Name: checked_ids(bigint[]); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
+--
+
+CREATE FUNCTION jobqueue_private.checked_ids(msg_ids bigint[]) RETURNS bigint[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if msg_ids is null or cardinality(msg_ids) > 1000 then
+    perform jobqueue_private.refuse('msg_ids', 'msg_ids must be an array of at most 1000 message ids');
+  end if;
+  return msg_ids;
+end
+$$;
+
+ALTER FUNCTION jobqueue_private.checked_ids(msg_ids bigint[]) OWNER TO postgres;
 
 --
 -- Name: checked_range(text, integer, integer, integer); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
@@ -171,6 +220,21 @@ end
 $_$;
 
 ALTER FUNCTION jobqueue_private.checked_text(argument text, value text) OWNER TO postgres;
+
+--
+-- Name: consumer_token(); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
+--
+
+CREATE FUNCTION jobqueue_private.consumer_token() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select encode(extensions.hmac(convert_to('queue-consumers', 'UTF8'),
+                                 decode(substr(s, length('whsec_') + 1), 'base64'), 'sha256'), 'hex')
+  from jobqueue_private.webhook_secret() as s
+$$;
+
+ALTER FUNCTION jobqueue_private.consumer_token() OWNER TO postgres;
 
 --
 -- Name: dead_letter(public.job_results, text); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
@@ -314,6 +378,27 @@ $$;
 ALTER FUNCTION jobqueue_private.job_results_guard() OWNER TO postgres;
 
 --
+-- Name: lab_queue(text); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
+--
+
+CREATE FUNCTION jobqueue_private.lab_queue(queue_name text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if not exists (select from jobqueue_private.queue_consumers c
+                 where lab_queue.queue_name in (c.queue_name, c.queue_name || '_dlq')) then
+    perform jobqueue_private.refuse('queue_name', format('%s is not a queue of the queues lab (known: %s)',
+      coalesce(quote_literal(queue_name), 'null'),
+      (select string_agg(c.queue_name, ', ' order by c.queue_name) from jobqueue_private.queue_consumers c)));
+  end if;
+  return queue_name;
+end
+$$;
+
+ALTER FUNCTION jobqueue_private.lab_queue(queue_name text) OWNER TO postgres;
+
+--
 -- Name: lock_unfinished_job(uuid); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
 --
 
@@ -451,6 +536,38 @@ $$;
 ALTER FUNCTION jobqueue_private.revoke_platform_access() OWNER TO postgres;
 
 --
+-- Name: schedule_queue_consumers(); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
+--
+
+CREATE FUNCTION jobqueue_private.schedule_queue_consumers() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  consumer record;
+  wanted text;
+begin
+  for consumer in select * from jobqueue_private.queue_consumers c order by c.queue_name loop
+    wanted := format('select jobqueue_private.call_queue_consumer(%L)', consumer.queue_name);
+    if consumer.schedule is null then
+      if exists (select from cron.job j where j.jobname = consumer.job_name) then
+        perform cron.unschedule(consumer.job_name);
+      end if;
+    elsif not exists (select from cron.job j where j.jobname = consumer.job_name
+                      and j.schedule = consumer.schedule and j.command = wanted) then
+      perform cron.schedule(consumer.job_name, consumer.schedule, wanted);
+    end if;
+  end loop;
+  if not exists (select from cron.job j where j.jobname = 'cleanup-archived-messages' and j.schedule = '0 3 * * *'
+                 and j.command = 'select * from public.trim_queue_archives()') then
+    perform cron.schedule('cleanup-archived-messages', '0 3 * * *', 'select * from public.trim_queue_archives()');
+  end if;
+end
+$$;
+
+ALTER FUNCTION jobqueue_private.schedule_queue_consumers() OWNER TO postgres;
+
+--
 -- Name: setting(text); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
 --
 
@@ -506,6 +623,87 @@ CREATE FUNCTION jobqueue_private.webhook_secret() RETURNS text
 $$;
 
 ALTER FUNCTION jobqueue_private.webhook_secret() OWNER TO postgres;
+
+--
+-- Name: acknowledge_and_read(text, bigint[], boolean, integer, integer); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.acknowledge_and_read(queue_name text, msg_ids bigint[], archive boolean, visibility_seconds integer, qty integer) RETURNS TABLE(msg_id bigint, read_ct integer, enqueued_at timestamp with time zone, vt timestamp with time zone, message jsonb)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform public.acknowledge_messages(queue_name, msg_ids, archive);
+  return query select m.msg_id, m.read_ct, m.enqueued_at, m.vt, m.message
+    from public.read_messages_with_poll(queue_name, visibility_seconds, qty, 0) m;
+end
+$$;
+
+ALTER FUNCTION public.acknowledge_and_read(queue_name text, msg_ids bigint[], archive boolean, visibility_seconds integer, qty integer) OWNER TO postgres;
+
+--
+-- Name: acknowledge_messages(text, bigint[], boolean); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.acknowledge_messages(queue_name text, msg_ids bigint[], archive boolean DEFAULT false) RETURNS SETOF bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  queue text := jobqueue_private.lab_queue(queue_name);
+begin
+  if archive then
+    return query select pgmq.archive(queue, jobqueue_private.checked_ids(msg_ids));
+  else
+    return query select pgmq.delete(queue, jobqueue_private.checked_ids(msg_ids));
+  end if;
+end
+$$;
+
+ALTER FUNCTION public.acknowledge_messages(queue_name text, msg_ids bigint[], archive boolean) OWNER TO postgres;
+
+--
+-- Name: apply_like_events(jsonb); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.apply_like_events(events jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  applied integer;
+begin
+  if jsonb_typeof(events) is distinct from 'array' then
+    perform jobqueue_private.refuse('events', 'events must be a JSON array of like events');
+  end if;
+  with incoming as (
+    select (e ->> 'event_id')::uuid as event_id, (e ->> 'post_id')::uuid as post_id,
+           coalesce((e ->> 'event_value')::integer, 0) as value, (e ->> 'timestamp')::timestamptz as at
+    from jsonb_array_elements(events) e
+  ), fresh as (
+    insert into jobqueue_private.applied_like_events (event_id)
+    select distinct i.event_id from incoming i where i.event_id is not null
+    on conflict (event_id) do nothing
+    returning event_id
+  ), counted as (
+    select i.post_id, count(*) filter (where i.value > 0) as likes, count(*) filter (where i.value < 0) as unlikes,
+           sum(i.value) as net, max(i.at) as last_at
+    from incoming i join fresh f on f.event_id = i.event_id
+    where exists (select from public.posts p where p.id = i.post_id)
+    group by i.post_id
+  ), written as (
+    insert into public.post_like_counters as c (post_id, likes, unlikes, net, last_event_at)
+    select post_id, likes, unlikes, net, last_at from counted
+    on conflict (post_id) do update
+      set likes = c.likes + excluded.likes, unlikes = c.unlikes + excluded.unlikes, net = c.net + excluded.net,
+          last_event_at = greatest(c.last_event_at, excluded.last_event_at), updated_at = now()
+  )
+  select count(*) into applied from fresh;
+  return applied;
+end
+$$;
+
+ALTER FUNCTION public.apply_like_events(events jsonb) OWNER TO postgres;
 
 --
 -- Name: cancel_job(uuid); Type: FUNCTION; Schema: public; Owner: postgres
@@ -568,6 +766,38 @@ end
 $$;
 
 ALTER FUNCTION public.cleanup_old_jobs(keep_days integer) OWNER TO postgres;
+
+--
+-- Name: dead_letter_messages(text, bigint[], text); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.dead_letter_messages(queue_name text, msg_ids bigint[], reason text) RETURNS SETOF bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  queue text := jobqueue_private.lab_queue(queue_name);
+  moved bigint[];
+  letters jsonb[];
+begin
+  if queue like '%\_dlq' then
+    perform jobqueue_private.refuse('queue_name', format('%s is a dead-letter queue already', queue));
+  end if;
+  execute format(
+    'with moved as (delete from pgmq.%I q where q.msg_id = any($1) returning q.msg_id, q.read_ct, q.message) '
+    'select coalesce(array_agg(m.msg_id order by m.msg_id), ''{}''), '
+    'coalesce(array_agg(m.message || jsonb_build_object(''dead_letter'', jsonb_build_object(''queue'', $3, '
+    '''msg_id'', m.msg_id, ''read_ct'', m.read_ct, ''reason'', $2, ''at'', clock_timestamp())) '
+    'order by m.msg_id), ''{}'') from moved m', 'q_' || queue)
+  into moved, letters using jobqueue_private.checked_ids(msg_ids), coalesce(reason, 'no reason given'), queue;
+  if cardinality(letters) > 0 then
+    perform pgmq.send_batch(queue || '_dlq', letters);
+  end if;
+  return query select unnest(moved);
+end
+$_$;
+
+ALTER FUNCTION public.dead_letter_messages(queue_name text, msg_ids bigint[], reason text) OWNER TO postgres;
 
 --
 -- Name: extend_job_lease(uuid, integer); Type: FUNCTION; Schema: public; Owner: postgres
@@ -807,6 +1037,60 @@ $$;
 ALTER FUNCTION public.mark_jobs(claims jsonb, completions jsonb, lease_seconds integer) OWNER TO postgres;
 
 --
+-- Name: read_messages_with_poll(text, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.read_messages_with_poll(queue_name text, visibility_seconds integer, qty integer, max_poll_seconds integer DEFAULT 5) RETURNS TABLE(msg_id bigint, read_ct integer, enqueued_at timestamp with time zone, vt timestamp with time zone, message jsonb)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform jobqueue_private.checked_range('visibility_seconds', visibility_seconds, 1, 3600);
+  perform jobqueue_private.checked_range('qty', qty, 1, 1000);
+  perform jobqueue_private.checked_range('max_poll_seconds', max_poll_seconds, 0, 30);
+  return query select m.msg_id, m.read_ct, m.enqueued_at, m.vt, m.message
+    from pgmq.read_with_poll(queue_name => jobqueue_private.lab_queue(queue_name), vt => visibility_seconds,
+                             qty => qty, max_poll_seconds => max_poll_seconds, poll_interval_ms => 50) m;
+end
+$$;
+
+ALTER FUNCTION public.read_messages_with_poll(queue_name text, visibility_seconds integer, qty integer, max_poll_seconds integer) OWNER TO postgres;
+
+--
+-- Name: replay_dead_letters(text, integer); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.replay_dead_letters(queue_name text, max_messages integer DEFAULT 100) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  queue text := jobqueue_private.lab_queue(queue_name);
+  picked bigint[];
+  letters jsonb[];
+begin
+  if queue like '%\_dlq' then
+    perform jobqueue_private.refuse('queue_name', format('name the consumed queue, not its DLQ %s', queue));
+  end if;
+  perform jobqueue_private.checked_range('max_messages', max_messages, 1, 1000);
+  execute format(
+    'select coalesce(array_agg(d.msg_id order by d.msg_id), ''{}''), '
+    'coalesce(array_agg((d.message - ''dead_letter'') || jsonb_build_object(''replays'', '
+    'coalesce((d.message ->> ''replays'')::integer, 0) + 1) order by d.msg_id), ''{}'') '
+    'from (select q.msg_id, q.message from pgmq.%I q order by q.msg_id limit $1 for update skip locked) d',
+    'q_' || queue || '_dlq')
+  into picked, letters using max_messages;
+  if cardinality(picked) > 0 then
+    perform pgmq.send_batch(queue, letters);
+    perform pgmq.archive(queue || '_dlq', picked);
+  end if;
+  return cardinality(picked);
+end
+$_$;
+
+ALTER FUNCTION public.replay_dead_letters(queue_name text, max_messages integer) OWNER TO postgres;
+
+--
 -- Name: report_job_progress(uuid, integer, text); Type: FUNCTION; Schema: public; Owner: postgres
 --
 
@@ -1023,6 +1307,112 @@ $$;
 ALTER FUNCTION public.sweep_work_queue() OWNER TO postgres;
 
 --
+-- Name: toggle_post_like(uuid, text); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.toggle_post_like(p_post_id uuid, p_session_id text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  post public.posts;
+  existing uuid;
+  liked boolean;
+  new_likes numeric;
+  happened_at timestamptz := clock_timestamp();
+  claims jsonb := coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb, '{}');
+  liker uuid := case when claims ->> 'sub' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                     then (claims ->> 'sub')::uuid end;
+begin
+  if p_post_id is null then
+    perform jobqueue_private.refuse('p_post_id', 'p_post_id is null: give the id of a post');
+  end if;
+  if p_session_id is null or p_session_id !~ '^[A-Za-z0-9._:-]{1,128}$' then
+    perform jobqueue_private.refuse('p_session_id',
+      'p_session_id must be 1 to 128 letters, digits or ._:- characters');
+  end if;
+  -- The post's row lock orders concurrent toggles of one post: each sees the rating the one before left.
+  select * into post from public.posts p where p.id = p_post_id for update;
+  if not found then
+    perform jobqueue_private.refuse('p_post_id', format('post %s does not exist', p_post_id));
+  end if;
+  delete from public.post_ratings r where r.post_id = p_post_id and r.session_id = p_session_id
+  returning r.id into existing;
+  liked := existing is null;
+  if liked then
+    insert into public.post_ratings (post_id, session_id) values (p_post_id, p_session_id);
+  end if;
+  update public.posts p
+  set likes = greatest(0, p.likes + case when liked then 1 else -1 end), updated_at = happened_at
+  where p.id = p_post_id
+  returning p.likes into new_likes;
+
+  perform pgmq.send('like_events', jsonb_build_object(
+    'event_id', gen_random_uuid(), 'event_type', case when liked then 'like' else 'unlike' end,
+    'event_value', case when liked then 1 else -1 end, 'post_id', p_post_id, 'post_owner_id', post.profile_id,
+    'post_caption', post.caption, 'liker_session_id', p_session_id, 'liker_profile_id', liker,
+    'new_like_count', new_likes, 'timestamp', happened_at,
+    'metadata', jsonb_build_object('source', 'toggle_post_like', 'role', coalesce(claims ->> 'role', session_user))));
+  if liked and post.profile_id is not null then
+    perform pgmq.send('notifications', jsonb_build_object(
+      'event_id', gen_random_uuid(), 'type', 'new_like', 'post_id', p_post_id, 'session_id', p_session_id,
+      'recipient_id', post.profile_id, 'timestamp', happened_at));
+  end if;
+  perform pgmq.send('analytics', jsonb_build_object(
+    'event_id', gen_random_uuid(), 'event', case when liked then 'like' else 'unlike' end, 'post_id', p_post_id,
+    'session_id', p_session_id, 'profile_id', liker, 'new_count', new_likes, 'timestamp', happened_at));
+
+  return json_build_object('success', true, 'isLiked', liked, 'newLikeCount', new_likes);
+end
+$_$;
+
+ALTER FUNCTION public.toggle_post_like(p_post_id uuid, p_session_id text) OWNER TO postgres;
+
+--
+-- Name: trim_queue_archives(); Type: FUNCTION; Schema: public; Owner: postgres
+--
+
+CREATE FUNCTION public.trim_queue_archives() RETURNS TABLE(queue_name text, deleted bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  consumer record;
+  queue text;
+  removed bigint;
+begin
+  for consumer in select c.queue_name, c.archive_days from jobqueue_private.queue_consumers c
+                  order by c.queue_name loop
+    foreach queue in array array[consumer.queue_name, consumer.queue_name || '_dlq'] loop
+      execute format('delete from pgmq.%I a where a.archived_at < now() - make_interval(days => $1)', 'a_' || queue)
+        using consumer.archive_days;
+      get diagnostics removed = row_count;
+      queue_name := queue;
+      deleted := removed;
+      return next;
+    end loop;
+    if consumer.queue_name = 'like_events' then
+      delete from jobqueue_private.applied_like_events e
+      where e.applied_at < now() - make_interval(days => consumer.archive_days);
+    end if;
+  end loop;
+end
+$_$;
+
+ALTER FUNCTION public.trim_queue_archives() OWNER TO postgres;
+
+--
+-- Name: applied_like_events; Type: TABLE; Schema: jobqueue_private; Owner: postgres
+--
+
+CREATE TABLE jobqueue_private.applied_like_events (
+    event_id uuid NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE jobqueue_private.applied_like_events OWNER TO postgres;
+
+--
 -- Name: deliveries; Type: TABLE; Schema: jobqueue_private; Owner: postgres
 --
 
@@ -1036,6 +1426,26 @@ CREATE TABLE jobqueue_private.deliveries (
 );
 
 ALTER TABLE jobqueue_private.deliveries OWNER TO postgres;
+
+--
+-- Name: queue_consumers; Type: TABLE; Schema: jobqueue_private; Owner: postgres
+--
+
+CREATE TABLE jobqueue_private.queue_consumers (
+    queue_name text NOT NULL,
+    job_name text NOT NULL,
+    schedule text,
+    batch_size integer NOT NULL,
+    visibility_seconds integer NOT NULL,
+    max_reads integer NOT NULL,
+    archive_days integer NOT NULL,
+    CONSTRAINT queue_consumers_archive_days_check CHECK ((archive_days >= 0)),
+    CONSTRAINT queue_consumers_batch_size_check CHECK (((batch_size >= 1) AND (batch_size <= 1000))),
+    CONSTRAINT queue_consumers_max_reads_check CHECK (((max_reads >= 1) AND (max_reads <= 100))),
+    CONSTRAINT queue_consumers_visibility_seconds_check CHECK (((visibility_seconds >= 1) AND (visibility_seconds <= 3600)))
+);
+
+ALTER TABLE jobqueue_private.queue_consumers OWNER TO postgres;
 
 --
 -- Name: settings; Type: TABLE; Schema: jobqueue_private; Owner: postgres
@@ -1060,6 +1470,22 @@ CREATE TABLE jobqueue_private.submit_rate (
 );
 
 ALTER TABLE jobqueue_private.submit_rate OWNER TO postgres;
+
+--
+-- Name: analytics_events; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.analytics_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    event_type text NOT NULL,
+    post_id uuid,
+    session_id text,
+    profile_id uuid,
+    metadata jsonb,
+    created_at timestamp with time zone DEFAULT now()
+);
+
+ALTER TABLE public.analytics_events OWNER TO postgres;
 
 --
 -- Name: job_stats; Type: VIEW; Schema: public; Owner: postgres
@@ -1108,11 +1534,91 @@ CREATE TABLE public.job_types (
 ALTER TABLE public.job_types OWNER TO postgres;
 
 --
+-- Name: notifications; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.notifications (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    recipient_id uuid NOT NULL,
+    type text NOT NULL,
+    data jsonb NOT NULL,
+    read_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now()
+);
+
+ALTER TABLE public.notifications OWNER TO postgres;
+
+--
+-- Name: post_like_counters; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.post_like_counters (
+    post_id uuid NOT NULL,
+    likes bigint DEFAULT 0 NOT NULL,
+    unlikes bigint DEFAULT 0 NOT NULL,
+    net bigint DEFAULT 0 NOT NULL,
+    last_event_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE public.post_like_counters OWNER TO postgres;
+
+--
+-- Name: post_ratings; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.post_ratings (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    post_id uuid NOT NULL,
+    session_id text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE public.post_ratings OWNER TO postgres;
+
+--
+-- Name: posts; Type: TABLE; Schema: public; Owner: postgres
+--
+
+CREATE TABLE public.posts (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    profile_id uuid,
+    caption text DEFAULT ''::text NOT NULL,
+    likes numeric DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT posts_likes_check CHECK ((likes >= (0)::numeric))
+);
+
+ALTER TABLE public.posts OWNER TO postgres;
+
+--
+-- Name: applied_like_events applied_like_events_pkey; Type: CONSTRAINT; Schema: jobqueue_private; Owner: postgres
+--
+
+ALTER TABLE ONLY jobqueue_private.applied_like_events
+    ADD CONSTRAINT applied_like_events_pkey PRIMARY KEY (event_id);
+
+--
 -- Name: deliveries deliveries_pkey; Type: CONSTRAINT; Schema: jobqueue_private; Owner: postgres
 --
 
 ALTER TABLE ONLY jobqueue_private.deliveries
     ADD CONSTRAINT deliveries_pkey PRIMARY KEY (msg_id);
+
+--
+-- Name: queue_consumers queue_consumers_job_name_key; Type: CONSTRAINT; Schema: jobqueue_private; Owner: postgres
+--
+
+ALTER TABLE ONLY jobqueue_private.queue_consumers
+    ADD CONSTRAINT queue_consumers_job_name_key UNIQUE (job_name);
+
+--
+-- Name: queue_consumers queue_consumers_pkey; Type: CONSTRAINT; Schema: jobqueue_private; Owner: postgres
+--
+
+ALTER TABLE ONLY jobqueue_private.queue_consumers
+    ADD CONSTRAINT queue_consumers_pkey PRIMARY KEY (queue_name);
 
 --
 -- Name: settings settings_pkey; Type: CONSTRAINT; Schema: jobqueue_private; Owner: postgres
@@ -1127,6 +1633,13 @@ ALTER TABLE ONLY jobqueue_private.settings
 
 ALTER TABLE ONLY jobqueue_private.submit_rate
     ADD CONSTRAINT submit_rate_pkey PRIMARY KEY (client, window_start);
+
+--
+-- Name: analytics_events analytics_events_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.analytics_events
+    ADD CONSTRAINT analytics_events_pkey PRIMARY KEY (id);
 
 --
 -- Name: job_results job_results_job_id_key; Type: CONSTRAINT; Schema: public; Owner: postgres
@@ -1148,6 +1661,65 @@ ALTER TABLE ONLY public.job_results
 
 ALTER TABLE ONLY public.job_types
     ADD CONSTRAINT job_types_pkey PRIMARY KEY (name);
+
+--
+-- Name: notifications notifications_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.notifications
+    ADD CONSTRAINT notifications_pkey PRIMARY KEY (id);
+
+--
+-- Name: post_like_counters post_like_counters_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.post_like_counters
+    ADD CONSTRAINT post_like_counters_pkey PRIMARY KEY (post_id);
+
+--
+-- Name: post_ratings post_ratings_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.post_ratings
+    ADD CONSTRAINT post_ratings_pkey PRIMARY KEY (id);
+
+--
+-- Name: post_ratings post_ratings_post_session_key; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.post_ratings
+    ADD CONSTRAINT post_ratings_post_session_key UNIQUE (post_id, session_id);
+
+--
+-- Name: posts posts_pkey; Type: CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.posts
+    ADD CONSTRAINT posts_pkey PRIMARY KEY (id);
+
+--
+-- Name: idx_analytics_created_at; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX idx_analytics_created_at ON public.analytics_events USING btree (created_at);
+
+--
+-- Name: idx_analytics_event_type; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX idx_analytics_event_type ON public.analytics_events USING btree (event_type);
+
+--
+-- Name: idx_analytics_post_id; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX idx_analytics_post_id ON public.analytics_events USING btree (post_id);
+
+--
+-- Name: idx_notifications_unread; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX idx_notifications_unread ON public.notifications USING btree (recipient_id, created_at) WHERE (read_at IS NULL);
 
 --
 -- Name: job_results_created_at_idx; Type: INDEX; Schema: public; Owner: postgres
@@ -1186,11 +1758,50 @@ CREATE TRIGGER job_results_guard BEFORE UPDATE ON public.job_results FOR EACH RO
 CREATE TRIGGER realtime_capture AFTER INSERT OR DELETE OR UPDATE ON public.job_results FOR EACH ROW EXECUTE FUNCTION realtime.capture_change('key', 'id');
 
 --
+-- Name: post_ratings realtime_capture; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER realtime_capture AFTER INSERT OR DELETE OR UPDATE ON public.post_ratings FOR EACH ROW EXECUTE FUNCTION realtime.capture_change('key', 'id');
+
+--
+-- Name: posts realtime_capture; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER realtime_capture AFTER INSERT OR DELETE OR UPDATE ON public.posts FOR EACH ROW EXECUTE FUNCTION realtime.capture_change('key', 'id');
+
+--
+-- Name: analytics_events analytics_events_post_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.analytics_events
+    ADD CONSTRAINT analytics_events_post_id_fkey FOREIGN KEY (post_id) REFERENCES public.posts(id) ON DELETE SET NULL;
+
+--
 -- Name: job_results job_results_job_type_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
 --
 
 ALTER TABLE ONLY public.job_results
     ADD CONSTRAINT job_results_job_type_fkey FOREIGN KEY (job_type) REFERENCES public.job_types(name) ON UPDATE CASCADE;
+
+--
+-- Name: post_like_counters post_like_counters_post_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.post_like_counters
+    ADD CONSTRAINT post_like_counters_post_id_fkey FOREIGN KEY (post_id) REFERENCES public.posts(id) ON DELETE CASCADE;
+
+--
+-- Name: post_ratings post_ratings_post_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.post_ratings
+    ADD CONSTRAINT post_ratings_post_id_fkey FOREIGN KEY (post_id) REFERENCES public.posts(id) ON DELETE CASCADE;
+
+--
+-- Name: analytics_events; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.analytics_events ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: job_results; Type: ROW SECURITY; Schema: public; Owner: postgres
@@ -1215,6 +1826,48 @@ ALTER TABLE public.job_types ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY job_types_read ON public.job_types FOR SELECT TO anon, authenticated USING (true);
+
+--
+-- Name: notifications; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.notifications ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: post_like_counters; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.post_like_counters ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: post_like_counters post_like_counters_read; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY post_like_counters_read ON public.post_like_counters FOR SELECT TO anon, authenticated USING (true);
+
+--
+-- Name: post_ratings; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.post_ratings ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: post_ratings post_ratings_read; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY post_ratings_read ON public.post_ratings FOR SELECT TO anon, authenticated USING (true);
+
+--
+-- Name: posts; Type: ROW SECURITY; Schema: public; Owner: postgres
+--
+
+ALTER TABLE public.posts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: posts posts_read; Type: POLICY; Schema: public; Owner: postgres
+--
+
+CREATE POLICY posts_read ON public.posts FOR SELECT TO anon, authenticated USING (true);
 
 --
 -- Name: SCHEMA public; Type: ACL; Schema: -; Owner: pg_database_owner
@@ -1246,10 +1899,22 @@ REVOKE ALL ON FUNCTION jobqueue_private.attempt_limit(job public.job_results, wo
 REVOKE ALL ON FUNCTION jobqueue_private.batch_items(items jsonb, argument text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION call_queue_consumer(queue_name text); Type: ACL; Schema: jobqueue_private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION jobqueue_private.call_queue_consumer(queue_name text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_client_rate(); Type: ACL; Schema: jobqueue_private; Owner: postgres
 --
 
 REVOKE ALL ON FUNCTION jobqueue_private.check_client_rate() FROM PUBLIC;
+
+--
+-- Name: FUNCTION checked_ids(msg_ids bigint[]); Type: ACL; Schema: jobqueue_private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION jobqueue_private.checked_ids(msg_ids bigint[]) FROM PUBLIC;
 
 --
 -- Name: FUNCTION checked_range(argument text, value integer, low integer, high integer); Type: ACL; Schema: jobqueue_private; Owner: postgres
@@ -1262,6 +1927,12 @@ REVOKE ALL ON FUNCTION jobqueue_private.checked_range(argument text, value integ
 --
 
 REVOKE ALL ON FUNCTION jobqueue_private.checked_text(argument text, value text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION consumer_token(); Type: ACL; Schema: jobqueue_private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION jobqueue_private.consumer_token() FROM PUBLIC;
 
 --
 -- Name: FUNCTION dead_letter(job public.job_results, reason text); Type: ACL; Schema: jobqueue_private; Owner: postgres
@@ -1300,6 +1971,12 @@ REVOKE ALL ON FUNCTION jobqueue_private.job_message(job public.job_results) FROM
 REVOKE ALL ON FUNCTION jobqueue_private.job_results_guard() FROM PUBLIC;
 
 --
+-- Name: FUNCTION lab_queue(queue_name text); Type: ACL; Schema: jobqueue_private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION jobqueue_private.lab_queue(queue_name text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION lock_unfinished_job(job_id uuid); Type: ACL; Schema: jobqueue_private; Owner: postgres
 --
 
@@ -1336,6 +2013,12 @@ REVOKE ALL ON FUNCTION jobqueue_private.refuse(argument text, problem text) FROM
 REVOKE ALL ON FUNCTION jobqueue_private.revoke_platform_access() FROM PUBLIC;
 
 --
+-- Name: FUNCTION schedule_queue_consumers(); Type: ACL; Schema: jobqueue_private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION jobqueue_private.schedule_queue_consumers() FROM PUBLIC;
+
+--
 -- Name: FUNCTION setting(name text); Type: ACL; Schema: jobqueue_private; Owner: postgres
 --
 
@@ -1354,6 +2037,27 @@ REVOKE ALL ON FUNCTION jobqueue_private.store_webhook_secret(secret text) FROM P
 REVOKE ALL ON FUNCTION jobqueue_private.webhook_secret() FROM PUBLIC;
 
 --
+-- Name: FUNCTION acknowledge_and_read(queue_name text, msg_ids bigint[], archive boolean, visibility_seconds integer, qty integer); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.acknowledge_and_read(queue_name text, msg_ids bigint[], archive boolean, visibility_seconds integer, qty integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.acknowledge_and_read(queue_name text, msg_ids bigint[], archive boolean, visibility_seconds integer, qty integer) TO service_role;
+
+--
+-- Name: FUNCTION acknowledge_messages(queue_name text, msg_ids bigint[], archive boolean); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.acknowledge_messages(queue_name text, msg_ids bigint[], archive boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.acknowledge_messages(queue_name text, msg_ids bigint[], archive boolean) TO service_role;
+
+--
+-- Name: FUNCTION apply_like_events(events jsonb); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.apply_like_events(events jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.apply_like_events(events jsonb) TO service_role;
+
+--
 -- Name: FUNCTION cancel_job(job_id uuid); Type: ACL; Schema: public; Owner: postgres
 --
 
@@ -1366,6 +2070,13 @@ GRANT ALL ON FUNCTION public.cancel_job(job_id uuid) TO service_role;
 
 REVOKE ALL ON FUNCTION public.cleanup_old_jobs(keep_days integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cleanup_old_jobs(keep_days integer) TO service_role;
+
+--
+-- Name: FUNCTION dead_letter_messages(queue_name text, msg_ids bigint[], reason text); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.dead_letter_messages(queue_name text, msg_ids bigint[], reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.dead_letter_messages(queue_name text, msg_ids bigint[], reason text) TO service_role;
 
 --
 -- Name: FUNCTION extend_job_lease(job_id uuid, lease_seconds integer); Type: ACL; Schema: public; Owner: postgres
@@ -1424,6 +2135,20 @@ REVOKE ALL ON FUNCTION public.mark_jobs(claims jsonb, completions jsonb, lease_s
 GRANT ALL ON FUNCTION public.mark_jobs(claims jsonb, completions jsonb, lease_seconds integer) TO service_role;
 
 --
+-- Name: FUNCTION read_messages_with_poll(queue_name text, visibility_seconds integer, qty integer, max_poll_seconds integer); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.read_messages_with_poll(queue_name text, visibility_seconds integer, qty integer, max_poll_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.read_messages_with_poll(queue_name text, visibility_seconds integer, qty integer, max_poll_seconds integer) TO service_role;
+
+--
+-- Name: FUNCTION replay_dead_letters(queue_name text, max_messages integer); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.replay_dead_letters(queue_name text, max_messages integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.replay_dead_letters(queue_name text, max_messages integer) TO service_role;
+
+--
 -- Name: FUNCTION report_job_progress(job_id uuid, progress integer, message text); Type: ACL; Schema: public; Owner: postgres
 --
 
@@ -1454,6 +2179,28 @@ REVOKE ALL ON FUNCTION public.sweep_work_queue() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.sweep_work_queue() TO service_role;
 
 --
+-- Name: FUNCTION toggle_post_like(p_post_id uuid, p_session_id text); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.toggle_post_like(p_post_id uuid, p_session_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.toggle_post_like(p_post_id uuid, p_session_id text) TO anon;
+GRANT ALL ON FUNCTION public.toggle_post_like(p_post_id uuid, p_session_id text) TO authenticated;
+GRANT ALL ON FUNCTION public.toggle_post_like(p_post_id uuid, p_session_id text) TO service_role;
+
+--
+-- Name: FUNCTION trim_queue_archives(); Type: ACL; Schema: public; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION public.trim_queue_archives() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.trim_queue_archives() TO service_role;
+
+--
+-- Name: TABLE analytics_events; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.analytics_events TO service_role;
+
+--
 -- Name: TABLE job_stats; Type: ACL; Schema: public; Owner: postgres
 --
 
@@ -1468,6 +2215,55 @@ GRANT SELECT ON TABLE public.job_stats TO authenticated;
 GRANT ALL ON TABLE public.job_types TO service_role;
 GRANT SELECT ON TABLE public.job_types TO anon;
 GRANT SELECT ON TABLE public.job_types TO authenticated;
+
+--
+-- Name: TABLE notifications; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.notifications TO service_role;
+
+--
+-- Name: TABLE post_like_counters; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.post_like_counters TO service_role;
+GRANT SELECT ON TABLE public.post_like_counters TO anon;
+GRANT SELECT ON TABLE public.post_like_counters TO authenticated;
+
+--
+-- Name: TABLE post_ratings; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.post_ratings TO service_role;
+
+--
+-- Name: COLUMN post_ratings.id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(id) ON TABLE public.post_ratings TO anon;
+GRANT SELECT(id) ON TABLE public.post_ratings TO authenticated;
+
+--
+-- Name: COLUMN post_ratings.post_id; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(post_id) ON TABLE public.post_ratings TO anon;
+GRANT SELECT(post_id) ON TABLE public.post_ratings TO authenticated;
+
+--
+-- Name: COLUMN post_ratings.created_at; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT SELECT(created_at) ON TABLE public.post_ratings TO anon;
+GRANT SELECT(created_at) ON TABLE public.post_ratings TO authenticated;
+
+--
+-- Name: TABLE posts; Type: ACL; Schema: public; Owner: postgres
+--
+
+GRANT ALL ON TABLE public.posts TO service_role;
+GRANT SELECT ON TABLE public.posts TO anon;
+GRANT SELECT ON TABLE public.posts TO authenticated;
 
 --
 -- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: postgres
@@ -1528,9 +2324,23 @@ ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public GRANT ALL ON T
 -- On the platform's objects (pgmq, Realtime, pg_cron)
 --
 
+-- queue analytics: pgmq.q_analytics and pgmq.a_analytics, row level security enabled, no policies
+-- queue analytics_dlq: pgmq.q_analytics_dlq and pgmq.a_analytics_dlq, row level security enabled, no policies
+-- queue lab_noop: pgmq.q_lab_noop and pgmq.a_lab_noop, row level security enabled, no policies
+-- queue lab_noop_dlq: pgmq.q_lab_noop_dlq and pgmq.a_lab_noop_dlq, row level security enabled, no policies
+-- queue like_events: pgmq.q_like_events and pgmq.a_like_events, row level security enabled, no policies
+-- queue like_events_dlq: pgmq.q_like_events_dlq and pgmq.a_like_events_dlq, row level security enabled, no policies
+-- queue notifications: pgmq.q_notifications and pgmq.a_notifications, row level security enabled, no policies
+-- queue notifications_dlq: pgmq.q_notifications_dlq and pgmq.a_notifications_dlq, row level security enabled, no policies
 -- queue work_queue: pgmq.q_work_queue and pgmq.a_work_queue, row level security enabled, no policies
 -- queue work_queue_dlq: pgmq.q_work_queue_dlq and pgmq.a_work_queue_dlq, row level security enabled, no policies
 CREATE TRIGGER work_queue_webhook AFTER INSERT ON pgmq.q_work_queue FOR EACH ROW EXECUTE FUNCTION jobqueue_private.on_work_queue_insert();
 -- publication supabase_realtime includes public.job_results
+-- publication supabase_realtime includes public.post_ratings
+-- publication supabase_realtime includes public.posts
+-- cron job cleanup-archived-messages: schedule '0 3 * * *', command: select * from public.trim_queue_archives()
 -- cron job cron_run_details_cleanup: schedule '17 3 * * *', command: delete from cron.job_run_details where end_time < now() - interval '7 days'
+-- cron job process-analytics: schedule '* * * * *', command: select jobqueue_private.call_queue_consumer('analytics')
+-- cron job process-like-events: schedule '* * * * *', command: select jobqueue_private.call_queue_consumer('like_events')
+-- cron job process-notifications: schedule '10 seconds', command: select jobqueue_private.call_queue_consumer('notifications')
 -- cron job work_queue_sweeper: schedule '10 seconds', command: select public.sweep_work_queue()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from jobqueue.worker_process import load_worker, stop_worker
@@ -28,3 +30,10 @@ def stop_notebook_worker(stack_dir: Path) -> None:
     worker = load_worker(stack_dir)
     if worker is not None:
         stop_worker(worker)
+
+
+def nbval_lax(notebook: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``pytest --nbval-lax`` on the stored ``notebook`` in a process of its own, with ``env``."""
+    return subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
+                           "-o", "addopts=", str(notebook.relative_to(PROJECT_ROOT))],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)

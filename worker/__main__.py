@@ -2,6 +2,8 @@
 
 With ``--processes N`` (N > 1) this process becomes a supervisor of N workers sharing one socket
 (``worker.supervisor``); each child is this same command with the inherited socket's ``--fd``.
+With ``--consume QUEUE [--batch N --vt S]`` it serves no webhooks but drains that queue of the queues lab
+continuously (``worker.consumers.continuous``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from uvicorn.loops.auto import auto_loop_factory
 
 from worker.app import create_app
 from worker.config import ConfigError, load_config
+from worker.consumers.continuous import main as consume
 from worker.db import connect
 from worker.logs import configure_logging
 from worker.settings import DEFAULT_HOST, DEFAULT_PORT
@@ -79,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="also poll get_next_job, for databases that cannot reach this worker")
     parser.add_argument("--processes", type=int, default=1,
                         help="worker processes sharing the port under a supervisor that restarts them (default 1)")
+    parser.add_argument("--consume", metavar="QUEUE",
+                        help="drain QUEUE continuously in batches (long poll) instead of serving webhooks")
+    parser.add_argument("--batch", type=int, default=100, help="with --consume: messages per batch (default 100)")
+    parser.add_argument("--vt", type=int, default=30,
+                        help="with --consume: visibility timeout of a batch in seconds (default 30)")
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)  # a supervised child's inherited socket
     return parser
 
@@ -98,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 2
+    if args.consume:
+        return consume(str(config.supabase_url).rstrip("/"), config.service_role_key, args.consume, args.batch, args.vt)
     if args.processes < 1:
         print(f"worker: --processes must be at least 1, got {args.processes}", file=sys.stderr)
         return 2

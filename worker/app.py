@@ -17,6 +17,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from worker.config import WorkerConfig
+from worker.consumers.endpoint import ConsumerEndpoints
 from worker.intake import BadDelivery, parse_delivery
 from worker.outcomes import Admission
 from worker.pull import PullPolicy, pull_loop
@@ -180,9 +181,12 @@ def create_app(config: WorkerConfig, connect: Connect, forced_pull: bool = False
     ``supervisor_pid`` is the supervisor's pid when this process is one of several on the port.
     """
     worker = Worker(config, forced_pull, supervisor_pid)
+    consumers = ConsumerEndpoints(str(config.supabase_url).rstrip("/"), config.service_role_key, config.webhook_key)
     routes = [
         Route(HOOK_PATH, worker.hook, methods=["POST"]),
         Route("/healthz", worker.healthz, methods=["GET"]),
         Route("/runs", worker.runs, methods=["GET"]),
+        *consumers.routes(),
     ]
-    return HookFirst(worker, Starlette(routes=routes, lifespan=lambda _app: worker.lifespan(connect)))
+    return HookFirst(worker, Starlette(routes=routes,
+                                       lifespan=lambda _app: consumers.lifespan(worker.lifespan(connect))))

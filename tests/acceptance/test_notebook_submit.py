@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from supabase_local.state import StackState
-from tests.notebook_env import NOTEBOOK, PROJECT_ROOT, notebook_env, stop_notebook_worker
+from tests.notebook_env import NOTEBOOK, nbval_lax, notebook_env, stop_notebook_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -172,9 +172,6 @@ def test_the_database_agrees(executed, stack: StackState):
 
 
 def test_nbval_lax_runs_the_stored_notebook(stack_dir: Path, executed):
-    run = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
-                          "-o", "addopts=", str(NOTEBOOK.relative_to(PROJECT_ROOT))],
-                         cwd=PROJECT_ROOT, env=_env(stack_dir), capture_output=True, text=True,
-                         timeout=600, check=False)
+    run = nbval_lax(NOTEBOOK, _env(stack_dir))
     stop_notebook_worker(stack_dir)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

@@ -28,5 +28,5 @@ def test_one_parameters_cell_before_any_other_code(notebook: Path):
     assert code[0] is tagged[0], "papermill injects its values after the parameters cell: it must come first"
 
 
-def test_both_notebooks_exist():
-    assert [path.name for path in NOTEBOOKS] == ["01_setup.ipynb", "02_submit_and_watch.ipynb"]
+def test_the_notebooks_exist():
+    assert [path.name for path in NOTEBOOKS] == ["01_setup.ipynb", "02_submit_and_watch.ipynb", "03_queues_lab.ipynb"]
