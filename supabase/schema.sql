@@ -28,6 +28,19 @@ ALTER SCHEMA public OWNER TO pg_database_owner;
 COMMENT ON SCHEMA public IS 'standard public schema';
 
 --
+-- Name: api_role(); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
+--
+
+CREATE FUNCTION jobqueue_private.api_role() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(nullif(auth.role(), ''), nullif(nullif(current_setting('role', true), ''), 'none'))
+$$;
+
+ALTER FUNCTION jobqueue_private.api_role() OWNER TO postgres;
+
+--
 -- Name: job_results; Type: TABLE; Schema: public; Owner: postgres
 --
 
@@ -55,6 +68,7 @@ CREATE TABLE public.job_results (
     progress smallint DEFAULT 0 NOT NULL,
     progress_message text,
     cancelled_at timestamp with time zone,
+    user_id uuid DEFAULT auth.uid(),
     CONSTRAINT job_results_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT job_results_progress_check CHECK (((progress >= 0) AND (progress <= 100))),
     CONSTRAINT job_results_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
@@ -97,6 +111,23 @@ $$;
 ALTER FUNCTION jobqueue_private.batch_items(items jsonb, argument text) OWNER TO postgres;
 
 --
+-- Name: broadcast_job_change(); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
+--
+
+CREATE FUNCTION jobqueue_private.broadcast_job_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform realtime.broadcast_changes('jobs:' || coalesce(new.user_id, old.user_id)::text, tg_op, tg_op,
+                                     tg_table_name, tg_table_schema, new, old);
+  return null;
+end
+$$;
+
+ALTER FUNCTION jobqueue_private.broadcast_job_change() OWNER TO postgres;
+
+--
 -- Name: call_queue_consumer(text); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
 --
 
@@ -136,22 +167,20 @@ CREATE FUNCTION jobqueue_private.check_client_rate() RETURNS void
     SET search_path TO ''
     AS $$
 declare
-  address text := btrim(split_part(
-    coalesce(nullif(current_setting('request.headers', true), '')::jsonb ->> 'x-forwarded-for', ''), ',', 1));
-  caller text := nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role';
+  caller uuid := auth.uid();
   per_minute integer;
   used integer;
 begin
-  if address = '' or caller is not distinct from 'service_role' then
+  if caller is null then
     return;
   end if;
   per_minute := coalesce(jobqueue_private.setting('max_submits_per_client_per_minute')::integer, 600);
   insert into jobqueue_private.submit_rate as r (client, window_start)
-  values (address, date_trunc('minute', clock_timestamp()))
+  values (caller::text, date_trunc('minute', clock_timestamp()))
   on conflict (client, window_start) do update set submits = r.submits + 1
   returning r.submits into used;
   if used > per_minute then
-    raise exception 'too many jobs from %: the limit is % a minute', address, per_minute
+    raise exception 'too many jobs from user %: the limit is % a minute', caller, per_minute
       using errcode = 'PT429', hint = 'retry in a minute; nothing was queued';
   end if;
 end
@@ -609,6 +638,29 @@ $$;
 ALTER FUNCTION jobqueue_private.store_webhook_secret(secret text) OWNER TO postgres;
 
 --
+-- Name: submitting_user(); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
+--
+
+CREATE FUNCTION jobqueue_private.submitting_user() RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+  caller uuid := auth.uid();
+begin
+  if caller is null and jobqueue_private.api_role() in ('anon', 'authenticated') then
+    raise exception 'submit_job needs a signed-in user: the anon key alone cannot submit jobs'
+      using errcode = '42501',
+            hint = 'sign in first (an anonymous sign-in counts: supabase.auth.sign_in_anonymously()) and call '
+                   'submit_job with the session''s access token; nothing was queued';
+  end if;
+  return caller;
+end
+$$;
+
+ALTER FUNCTION jobqueue_private.submitting_user() OWNER TO postgres;
+
+--
 -- Name: webhook_secret(); Type: FUNCTION; Schema: jobqueue_private; Owner: postgres
 --
 
@@ -716,8 +768,11 @@ CREATE FUNCTION public.cancel_job(job_id uuid) RETURNS public.job_results
 #variable_conflict use_column
 declare
   job public.job_results;
+  own_only boolean := jobqueue_private.api_role() in ('anon', 'authenticated');
 begin
-  select * into job from public.job_results r where r.job_id = cancel_job.job_id for update;
+  select * into job from public.job_results r
+  where r.job_id = cancel_job.job_id and (not own_only or r.user_id = auth.uid())
+  for update;
   if not found then
     raise exception 'no job has job_id %', coalesce(cancel_job.job_id::text, 'null')
       using errcode = '22023', detail = 'argument: job_id';
@@ -1178,6 +1233,7 @@ CREATE FUNCTION public.submit_job(task_name text, job_type text DEFAULT 'echo'::
     AS $$
 #variable_conflict use_variable
 declare
+  owner uuid := jobqueue_private.submitting_user();
   clean_name text := jobqueue_private.checked_text('task_name', coalesce(task_name, ''));
   kind public.job_types;
   body jsonb := coalesce(payload, '{}');
@@ -1214,16 +1270,18 @@ begin
   if idempotency_key is not null then
     key := jobqueue_private.checked_text('idempotency_key', idempotency_key);
     -- Concurrent submits with one key queue one job: the second waits here until the first commits.
-    perform pg_advisory_xact_lock(hashtextextended('test_queue.idempotency:' || kind.name || ':' || key, 0));
+    perform pg_advisory_xact_lock(hashtextextended(
+      'test_queue.idempotency:' || coalesce(owner::text, '') || ':' || kind.name || ':' || key, 0));
     select * into job from public.job_results r
-    where r.job_type = kind.name and r.idempotency_key = key and r.status in ('pending', 'processing', 'completed');
+    where r.user_id is not distinct from owner and r.job_type = kind.name and r.idempotency_key = key
+      and r.status in ('pending', 'processing', 'completed');
     if found then
       return job;
     end if;
   end if;
   perform jobqueue_private.check_client_rate();
-  -- Backpressure: the anon key is public, so the queue has a bound. The span of waiting msg_ids (two index
-  -- probes) bounds their number from above; only when it reaches the bound are they counted, up to the bound.
+  -- Backpressure: the queue has a bound. The span of waiting msg_ids (two index probes) bounds their number from
+  -- above; only when it reaches the bound are they counted, up to the bound.
   if (select coalesce(max(q.msg_id) - min(q.msg_id) + 1, 0) from pgmq.q_work_queue q) >= waiting_limit
      and (select count(*) from (select from pgmq.q_work_queue limit waiting_limit) as waiting) >= waiting_limit then
     raise exception 'the queue is full: % jobs are waiting', waiting_limit
@@ -1239,9 +1297,9 @@ begin
   end if;
 
   insert into public.job_results (job_id, task_name, status, msg_id, job_type, payload, priority, run_after,
-                                  max_attempts, timeout_seconds, idempotency_key)
+                                  max_attempts, timeout_seconds, idempotency_key, user_id)
   values (new_job_id, clean_name, 'pending', new_msg_id, kind.name, body, chosen_priority, visible_at,
-          coalesce(max_attempts, kind.max_attempts), coalesce(timeout_seconds, kind.timeout_seconds), key)
+          coalesce(max_attempts, kind.max_attempts), coalesce(timeout_seconds, kind.timeout_seconds), key, owner)
   returning * into job;
   return job;
 end
@@ -1491,7 +1549,7 @@ ALTER TABLE public.analytics_events OWNER TO postgres;
 -- Name: job_stats; Type: VIEW; Schema: public; Owner: postgres
 --
 
-CREATE VIEW public.job_stats WITH (security_invoker='true') AS
+CREATE VIEW public.job_stats WITH (security_invoker='false') AS
  SELECT job_type,
     status,
     (count(*))::integer AS jobs,
@@ -1728,12 +1786,6 @@ CREATE INDEX idx_notifications_unread ON public.notifications USING btree (recip
 CREATE INDEX job_results_created_at_idx ON public.job_results USING btree (created_at DESC);
 
 --
--- Name: job_results_idempotency_key_idx; Type: INDEX; Schema: public; Owner: postgres
---
-
-CREATE UNIQUE INDEX job_results_idempotency_key_idx ON public.job_results USING btree (job_type, idempotency_key) WHERE ((idempotency_key IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text])));
-
---
 -- Name: job_results_status_created_at_idx; Type: INDEX; Schema: public; Owner: postgres
 --
 
@@ -1744,6 +1796,30 @@ CREATE INDEX job_results_status_created_at_idx ON public.job_results USING btree
 --
 
 CREATE INDEX job_results_type_status_idx ON public.job_results USING btree (job_type, status);
+
+--
+-- Name: job_results_user_id_created_at_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE INDEX job_results_user_id_created_at_idx ON public.job_results USING btree (user_id, created_at DESC);
+
+--
+-- Name: job_results_user_idempotency_key_idx; Type: INDEX; Schema: public; Owner: postgres
+--
+
+CREATE UNIQUE INDEX job_results_user_idempotency_key_idx ON public.job_results USING btree (user_id, job_type, idempotency_key) NULLS NOT DISTINCT WHERE ((idempotency_key IS NOT NULL) AND (status = ANY (ARRAY['pending'::text, 'processing'::text, 'completed'::text])));
+
+--
+-- Name: job_results job_results_broadcast; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER job_results_broadcast AFTER INSERT OR UPDATE ON public.job_results FOR EACH ROW WHEN ((new.user_id IS NOT NULL)) EXECUTE FUNCTION jobqueue_private.broadcast_job_change();
+
+--
+-- Name: job_results job_results_broadcast_delete; Type: TRIGGER; Schema: public; Owner: postgres
+--
+
+CREATE TRIGGER job_results_broadcast_delete AFTER DELETE ON public.job_results FOR EACH ROW WHEN ((old.user_id IS NOT NULL)) EXECUTE FUNCTION jobqueue_private.broadcast_job_change();
 
 --
 -- Name: job_results job_results_guard; Type: TRIGGER; Schema: public; Owner: postgres
@@ -1784,6 +1860,13 @@ ALTER TABLE ONLY public.job_results
     ADD CONSTRAINT job_results_job_type_fkey FOREIGN KEY (job_type) REFERENCES public.job_types(name) ON UPDATE CASCADE;
 
 --
+-- Name: job_results job_results_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
+--
+
+ALTER TABLE ONLY public.job_results
+    ADD CONSTRAINT job_results_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
 -- Name: post_like_counters post_like_counters_post_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres
 --
 
@@ -1810,10 +1893,10 @@ ALTER TABLE public.analytics_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.job_results ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: job_results job_results_read; Type: POLICY; Schema: public; Owner: postgres
+-- Name: job_results job_results_read_own; Type: POLICY; Schema: public; Owner: postgres
 --
 
-CREATE POLICY job_results_read ON public.job_results FOR SELECT TO anon, authenticated USING (true);
+CREATE POLICY job_results_read_own ON public.job_results FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
 
 --
 -- Name: job_types; Type: ROW SECURITY; Schema: public; Owner: postgres
@@ -1879,6 +1962,12 @@ GRANT USAGE ON SCHEMA public TO authenticated;
 GRANT USAGE ON SCHEMA public TO service_role;
 
 --
+-- Name: FUNCTION api_role(); Type: ACL; Schema: jobqueue_private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION jobqueue_private.api_role() FROM PUBLIC;
+
+--
 -- Name: TABLE job_results; Type: ACL; Schema: public; Owner: postgres
 --
 
@@ -1897,6 +1986,12 @@ REVOKE ALL ON FUNCTION jobqueue_private.attempt_limit(job public.job_results, wo
 --
 
 REVOKE ALL ON FUNCTION jobqueue_private.batch_items(items jsonb, argument text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION broadcast_job_change(); Type: ACL; Schema: jobqueue_private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION jobqueue_private.broadcast_job_change() FROM PUBLIC;
 
 --
 -- Name: FUNCTION call_queue_consumer(queue_name text); Type: ACL; Schema: jobqueue_private; Owner: postgres
@@ -2031,6 +2126,12 @@ REVOKE ALL ON FUNCTION jobqueue_private.setting(name text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION jobqueue_private.store_webhook_secret(secret text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION submitting_user(); Type: ACL; Schema: jobqueue_private; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION jobqueue_private.submitting_user() FROM PUBLIC;
+
+--
 -- Name: FUNCTION webhook_secret(); Type: ACL; Schema: jobqueue_private; Owner: postgres
 --
 
@@ -2063,6 +2164,7 @@ GRANT ALL ON FUNCTION public.apply_like_events(events jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION public.cancel_job(job_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.cancel_job(job_id uuid) TO service_role;
+GRANT ALL ON FUNCTION public.cancel_job(job_id uuid) TO authenticated;
 
 --
 -- Name: FUNCTION cleanup_old_jobs(keep_days integer); Type: ACL; Schema: public; Owner: postgres
