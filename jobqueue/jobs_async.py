@@ -1,9 +1,10 @@
 """The jobs API for async code (notebooks, async apps): enqueue, status, wait on Realtime, cancel, stats.
 
-Submitting and reading use the anon key, as a browser would; cancelling is the operator's and uses the service
-role. ``wait_for_job_completion`` waits on the same job feed as the live table, scoped to one job: Realtime
-pushes its row, it is read once over REST after each (re)subscribe, so a finish that came first is not missed, and
-it is polled only while Realtime is down.
+Jobs belong to the user who submits them, so a visitor's client signs in first (an anonymous sign-in, as a
+browser app would do) and then reads and cancels their own jobs only; the operator's client uses the service role
+and sees every job. ``wait_for_job_completion`` waits on the same job feed as the live table, scoped to one job:
+Realtime pushes its row (on the user's private topic ``jobs:<user id>``), it is read once over REST after each
+(re)subscribe, so a finish that came first is not missed, and it is polled only while Realtime is down.
 """
 
 from __future__ import annotations
@@ -35,10 +36,24 @@ class JobTimeout(TimeoutError):
         self.job = job
 
 
-async def anon_client(settings: Settings | None = None) -> AsyncClient:
-    """An async supabase-py client with the anon key: what a browser or notebook user holds."""
+async def visitor_client(settings: Settings | None = None) -> AsyncClient:
+    """An async supabase-py client with the anon key, signed in as a new anonymous user: what a browser or
+    notebook visitor holds. The bare anon key cannot submit jobs; an anonymous sign-in is a real user."""
     chosen = settings or load_settings()
-    return await acreate_client(chosen.supabase_url, chosen.anon_key)
+    client = await acreate_client(chosen.supabase_url, chosen.anon_key)
+    await client.auth.sign_in_anonymously()
+    return client
+
+
+async def jobs_topic(client: AsyncClient) -> str | None:
+    """The private broadcast topic of the client's user, ``jobs:<user id>``, with the Realtime socket given the
+    session's token (what the topic's policy checks); None for a client without a user (the service role), whose
+    feed uses ``postgres_changes`` on every job."""
+    session = await client.auth.get_session()
+    if session is None:
+        return None
+    await client.realtime.set_auth(session.access_token)
+    return f"jobs:{session.user.id}"
 
 
 async def service_client(settings: Settings | None = None) -> AsyncClient:
@@ -76,7 +91,8 @@ async def get_job_status(client: AsyncClient, job_id: str | UUID) -> Job | None:
 
 
 async def cancel_job(client: AsyncClient, job_id: str | UUID) -> Job:
-    """Cancel a job (service-role client): a pending one ends at once, a running one is stopped by its worker."""
+    """Cancel a job (a user their own, the service role any): a pending one ends at once, a running one is stopped
+    by its worker."""
     response = await client.rpc("cancel_job", {"job_id": str(job_id)}).execute()
     return Job.from_row(first_row(response.data))
 
@@ -101,7 +117,7 @@ async def wait_for_job_completion(client: AsyncClient, job_id: str | UUID, timeo
     re-read every ``poll_interval`` seconds only while Realtime is down.
     """
     job_id = str(job_id)
-    feed = JobFeed(client, job_id=job_id, poll_seconds=poll_interval, name="job")
+    feed = JobFeed(client, job_id=job_id, poll_seconds=poll_interval, name="job", topic=await jobs_topic(client))
     try:
         async with asyncio.timeout(timeout):
             await feed.start(require_subscribed=False)

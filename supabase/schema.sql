@@ -35,7 +35,7 @@ CREATE FUNCTION jobqueue_private.api_role() RETURNS text
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
-  select coalesce(nullif(auth.role(), ''), nullif(nullif(current_setting('role', true), ''), 'none'))
+  select coalesce(nullif(auth.role(), ''), nullif(nullif(current_setting('role', true), ''), 'none'), session_user)
 $$;
 
 ALTER FUNCTION jobqueue_private.api_role() OWNER TO postgres;

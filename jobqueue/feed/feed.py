@@ -1,4 +1,8 @@
-"""The job feed: Realtime ``postgres_changes`` on ``job_results`` merged into a :class:`JobTableModel`.
+"""The job feed: Realtime changes of ``job_results`` merged into a :class:`JobTableModel`.
+
+A signed-in user's feed listens on their private broadcast topic ``jobs:<user id>``, where the database broadcasts
+each change of their jobs (``realtime.broadcast_changes``; only they may join it). The operator's feed (service
+role, no user) listens to every job with ``postgres_changes``. Both arrive as the same change and are merged alike.
 
 It holds no widget. The live table renders it (``on_change`` / ``on_state``), ``wait_for_job_completion`` and the
 notebook's steps wait on it (``wait_for``). Whenever the channel becomes SUBSCRIBED (the first join and every rejoin
@@ -69,6 +73,13 @@ def _kind(payload: Mapping[str, Any]) -> str:
     return str(getattr(kind, "value", kind))
 
 
+def _as_change(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A broadcast of ``realtime.broadcast_changes`` in the shape of a ``postgres_changes`` payload."""
+    body = message.get("payload") or {}
+    return {"data": {"type": body.get("operation") or message.get("event"), "record": body.get("record"),
+                     "old_record": body.get("old_record")}}
+
+
 def _job_id_of(payload: Mapping[str, Any]) -> str | None:
     data = payload.get("data") or {}
     for key in ("record", "old_record"):
@@ -79,12 +90,14 @@ def _job_id_of(payload: Mapping[str, Any]) -> str | None:
 
 
 class JobFeed:
-    """The newest ``max_rows`` jobs (or one job, with ``job_id``), kept current by Supabase Realtime."""
+    """The newest ``max_rows`` jobs (or one job, with ``job_id``), kept current by Supabase Realtime: on the
+    private broadcast ``topic`` when one is given (a user's ``jobs:<user id>``), else by ``postgres_changes``."""
 
     def __init__(self, client: AsyncClient, max_rows: int = 50, job_id: str | None = None,
-                 poll_seconds: float = 1.0, name: str = "job-feed") -> None:
+                 poll_seconds: float = 1.0, name: str = "job-feed", topic: str | None = None) -> None:
         self.model = JobTableModel(1 if job_id else max_rows)
         self.job_id = job_id
+        self.topic = topic
         self.status = FeedState("CLOSED")
         self.events = 0
         self.errors = 0
@@ -124,13 +137,17 @@ class JobFeed:
         ``require_subscribed`` (else the feed polls until it does)."""
         self._owner = LoopBound()
         self._set_state("CONNECTING")
-        channel = self._client.channel(f"{self._name}-{self.job_id}" if self.job_id else self._name)
-        channel.on_postgres_changes("*", schema="public", table=TABLE, callback=self._on_event,
-                                    filter=f"job_id=eq.{self.job_id}" if self.job_id else None)
+        if self.topic is not None:
+            channel = self._client.channel(self.topic, {"config": {"private": True}})
+            channel.on_broadcast("*", self._on_broadcast)
+        else:
+            channel = self._client.channel(f"{self._name}-{self.job_id}" if self.job_id else self._name)
+            channel.on_postgres_changes("*", schema="public", table=TABLE, callback=self._on_event,
+                                        filter=f"job_id=eq.{self.job_id}" if self.job_id else None)
         self._channel = channel
         await channel.subscribe(self._on_subscribe_state)
         if require_subscribed and not self.status.live:
-            raise RuntimeError(f"the Realtime channel on {TABLE} did not subscribe: {self.status.state}")
+            raise RuntimeError(f"the Realtime channel on {self.topic or TABLE} did not subscribe: {self.status.state}")
         if self._refreshed is not None:
             await self.reread_done()
         else:
@@ -238,6 +255,12 @@ class JobFeed:
         if row is not None:
             for waiter in self._waiters:
                 waiter.observe(row)
+
+    def _on_broadcast(self, message: Mapping[str, Any]) -> None:
+        """A change broadcast on the user's topic: every job of theirs, so a one-job feed keeps its own."""
+        change = _as_change(message)
+        if self.job_id is None or _job_id_of(change) == self.job_id:
+            self._on_event(change)
 
     def _on_event(self, payload: Mapping[str, Any]) -> None:
         """Realtime's callback, on its listener task: whatever goes wrong here is logged, never raised."""

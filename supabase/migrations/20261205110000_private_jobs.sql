@@ -30,14 +30,15 @@ $$;
 create index if not exists job_results_user_id_created_at_idx on public.job_results (user_id, created_at desc);
 
 -- The role of the caller: the request's JWT role when a request set one, else the role a session switched to
--- (`set role anon`), else null for a database login of its own (postgres, the worker's connection).
+-- (`set role anon`; it holds inside security definer functions too), else the session's own login (postgres, the
+-- worker's connection).
 create or replace function jobqueue_private.api_role()
 returns text
 language sql
 stable
 set search_path = ''
 as $$
-  select coalesce(nullif(auth.role(), ''), nullif(nullif(current_setting('role', true), ''), 'none'))
+  select coalesce(nullif(auth.role(), ''), nullif(nullif(current_setting('role', true), ''), 'none'), session_user)
 $$;
 
 -- The user a submit is made for: the signed-in user; null for the service role and database sessions; a

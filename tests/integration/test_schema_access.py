@@ -1,5 +1,6 @@
-"""anon and authenticated may read job_results and call submit_job, and nothing else of the project's: not
-through the REST API, and not even with a direct database session in their role. (What the platform itself
+"""A signed-in user (authenticated) may read their jobs, submit and cancel their own; anon reads none and may not
+submit; and neither may do anything else of the project's: not through the REST API, and not even with a direct
+database session in their role. (What the platform itself
 grants them, such as pg_net's functions, postgres cannot take back; provisioning reports it, see
 test_provision.)"""
 
@@ -11,7 +12,8 @@ from postgrest.exceptions import APIError
 from supabase import Client, create_client
 
 from jobqueue.settings import Settings
-from tests.schema_helpers import as_role, submit
+from tests.schema_helpers import as_role, call, submit
+from tests.users import signed_in, user_id
 
 pytestmark = pytest.mark.usefixtures("provisioned")
 
@@ -45,7 +47,6 @@ FORBIDDEN_SQL = [
     "select * from jobqueue_private.deliveries",
     "select jobqueue_private.setting('webhook_secret')",
     "select jobqueue_private.deliver(1, '{}'::jsonb)",
-    "select public.cancel_job(gen_random_uuid())",
     "select public.report_job_progress(gen_random_uuid(), 5, 'x')",
     "select public.job_cancel_requests(array[gen_random_uuid()])",
     "select * from public.mark_job_cancelled(gen_random_uuid())",
@@ -65,13 +66,26 @@ def test_api_roles_are_denied_in_the_database(db, role, statement):
         cur.execute(statement)
 
 
+def test_anon_may_not_cancel_in_the_database(db):
+    with as_role(db, "anon") as cur, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        cur.execute("select public.cancel_job(gen_random_uuid())")
+
+
+@pytest.mark.parametrize("claims", [None, {"role": "anon"}, {"role": "authenticated"}])
 @pytest.mark.parametrize("role", ["anon", "authenticated"])
-def test_api_roles_may_read_jobs_and_submit(db, role):
-    with as_role(db, role) as cur:
+def test_api_roles_without_a_user_may_not_submit(db, role, claims):
+    with as_role(db, role, claims) as cur, pytest.raises(psycopg.errors.InsufficientPrivilege,
+                                                         match="needs a signed-in user"):
+        cur.execute("select * from public.submit_job('refused')")
+
+
+def test_a_user_may_read_their_jobs_and_submit(db, provisioned):
+    user = signed_in(provisioned)
+    with as_role(db, "authenticated", {"role": "authenticated", "sub": user_id(user)}) as cur:
         cur.execute("select * from public.submit_job('allowed')")
         job = cur.fetchone()
-        cur.execute("select status from public.job_results where job_id = %(j)s", {"j": job["job_id"]})
-        assert cur.fetchone() == {"status": "pending"}
+        cur.execute("select status, user_id::text from public.job_results where job_id = %(j)s", {"j": job["job_id"]})
+        assert cur.fetchone() == {"status": "pending", "user_id": user_id(user)}
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +126,9 @@ def test_anon_cannot_write_job_results_over_rest(anon, db):
         anon.table("job_results").update({"status": "completed"}).eq("job_id", str(job["job_id"])).execute()
     with pytest.raises(APIError):
         anon.table("job_results").delete().eq("job_id", str(job["job_id"])).execute()
-    rows = anon.table("job_results").select("status").eq("job_id", str(job["job_id"])).execute().data
-    assert rows == [{"status": "pending"}]
+    assert anon.table("job_results").select("status").eq("job_id", str(job["job_id"])).execute().data == []
+    assert call(db, "select status from public.job_results where job_id = %(j)s", {"j": job["job_id"]}) == [
+        {"status": "pending"}]
 
 
 @pytest.mark.parametrize(("function", "args"), [

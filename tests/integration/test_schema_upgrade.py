@@ -73,6 +73,8 @@ def test_a_database_provisioned_before_upgrades_with_its_rows(old_db: str, provi
     assert report.applied == [m.file for m in migrations()]
     with psycopg.connect(old_db, autocommit=True) as conn:
         assert (call(conn, JOBS), call(conn, MESSAGES)) == before
+        # Jobs from before users existed belong to nobody: only the service role sees them.
+        assert call(conn, "select count(*) as n from public.job_results where user_id is not null") == [{"n": 0}]
         left = call(conn, "select to_regclass('jobqueue_private.schema_migrations') as ledger, "
                           "to_regprocedure('jobqueue_private.hmac_sha256(bytea, bytea)') as hmac, "
                           "to_regprocedure('jobqueue_private.schema_violation(jsonb, jsonb, text)') as checker")[0]
