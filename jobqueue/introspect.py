@@ -40,7 +40,7 @@ def triggers(settings: Settings) -> list[Row]:
 
 
 def policies(settings: Settings) -> list[Row]:
-    """The row level security policies on job_results."""
+    """The row level security policies on job_results, and on realtime.messages for the jobs' private topics."""
     return _rows(settings, queries.POLICIES)
 
 

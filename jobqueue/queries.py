@@ -84,8 +84,9 @@ POLICIES = """
 select schemaname || '.' || tablename as on_table, policyname as policy, cmd as command,
        array_to_string(roles, ', ') as roles, qual as using_expression
 from pg_policies
-where schemaname = 'public' and tablename = 'job_results'
-order by policyname
+where (schemaname = 'public' and tablename = 'job_results')
+   or (schemaname = 'realtime' and tablename = 'messages' and policyname like 'job%')
+order by schemaname, policyname
 """
 
 TABLE_GRANTS = """

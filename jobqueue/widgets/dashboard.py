@@ -24,7 +24,7 @@ from supabase import AsyncClient
 
 from jobqueue.feed import JobFeed
 from jobqueue.job import TERMINAL_STATUSES, Job
-from jobqueue.jobs_async import anon_client, cancel_job, enqueue_job, job_types, service_client
+from jobqueue.jobs_async import cancel_job, enqueue_job, job_types, jobs_topic, service_client, visitor_client
 from jobqueue.settings import Settings
 from jobqueue.widgets.form import JobForm, validate_job_name
 from jobqueue.widgets.health import QueueHealth
@@ -91,11 +91,12 @@ class Dashboard:
     @classmethod
     async def open(cls, settings: Settings, worker: WorkerProcess | None, max_rows: int = 50,
                    health_interval: float = 1.0) -> Dashboard:
-        """Connect (anon for the person, service role for the operator's cancel), subscribe the table, start
-        polling the queue metrics and the worker's runs."""
-        client = await anon_client(settings)
+        """Connect (the person signed in anonymously, the service role for the operator's cancel), subscribe the
+        table to the person's private topic ``jobs:<user id>``, start polling the queue metrics and the worker's
+        runs."""
+        client = await visitor_client(settings)
         operator = await service_client(settings)
-        feed = JobFeed(client, max_rows=max_rows)
+        feed = JobFeed(client, max_rows=max_rows, topic=await jobs_topic(client))
         table = await LiveJobTable(feed, cancel=functools.partial(cancel_job, operator)).start()
         form = JobForm(await job_types(client), submit=functools.partial(enqueue_job, client), owner=feed.owner)
         worker_url = worker.url if worker is not None else None
@@ -117,7 +118,7 @@ class Dashboard:
             self.job_ids.append(job.job_id)
 
     async def submit(self, specs: Sequence[str | JobSpec]) -> list[Job]:
-        """Submit jobs (each through ``submit_job``, anon key) and show them as pending at once."""
+        """Submit jobs (each through ``submit_job``, as the signed-in person) and show them as pending at once."""
         jobs = []
         for spec in map(_spec, specs):
             job = await enqueue_job(self.client, spec.job_type, spec.payload, task_name=validate_job_name(spec.name),

@@ -256,8 +256,8 @@ for each row when (old.user_id is not null) execute function jobqueue_private.br
 -- Private channels are authorised by RLS on realtime.messages (Realtime probes a select as the subscriber, with
 -- realtime.topic() set to the channel's topic): a signed-in user may receive on jobs:<their user id> only. No
 -- insert policy: nobody sends on these topics but the trigger above.
-drop policy if exists "jobs: a user receives their own" on realtime.messages;
-create policy "jobs: a user receives their own" on realtime.messages for select to authenticated
+drop policy if exists job_topics_read_own on realtime.messages;
+create policy job_topics_read_own on realtime.messages for select to authenticated
   using (realtime.messages.extension = 'broadcast'
          and (select realtime.topic()) = 'jobs:' || (select auth.uid())::text);
 

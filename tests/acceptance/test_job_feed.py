@@ -17,7 +17,7 @@ from supabase import AsyncClient
 
 from jobqueue.feed import JobFeed
 from jobqueue.job import TERMINAL_STATUSES
-from jobqueue.jobs_async import anon_client, cancel_job, enqueue_job, job_types, service_client
+from jobqueue.jobs_async import cancel_job, enqueue_job, job_types, jobs_topic, service_client, visitor_client
 from jobqueue.settings import Settings
 from jobqueue.widgets.form import JobForm
 from jobqueue.widgets.live_table import LiveJobTable
@@ -35,7 +35,7 @@ def worker(provisioned: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture
 async def clients(provisioned: Settings) -> AsyncIterator[tuple[AsyncClient, AsyncClient]]:
-    client, operator = await anon_client(provisioned), await service_client(provisioned)
+    client, operator = await visitor_client(provisioned), await service_client(provisioned)
     yield client, operator
     for each in (client, operator):
         await each.realtime.close()
@@ -72,7 +72,7 @@ def names_done(feed: JobFeed, prefix: str, count: int) -> bool:
 async def test_form_and_cancel_clicks_from_another_thread_change_the_model_on_its_loop(
         clients: tuple[AsyncClient, AsyncClient], worker: WorkerHandle):
     client, operator = clients
-    feed = JobFeed(client, max_rows=200)
+    feed = JobFeed(client, max_rows=200, topic=await jobs_topic(client))  # the user's private broadcast topic
     table = await LiveJobTable(feed, cancel=functools.partial(cancel_job, operator)).start()
     form = JobForm(await job_types(client), submit=functools.partial(enqueue_job, client), owner=feed.owner)
     form.on_submitted(feed.apply)
