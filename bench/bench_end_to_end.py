@@ -108,7 +108,7 @@ def ours_watched(db: psycopg.Connection, settings: Settings, meter: CpuMeter, jo
     ``job_results``; its CPU is shown as the subscriber's and left out of the total, as a browser's would be."""
     prefix = "watched-"
     watcher = subprocess.Popen([sys.executable, str(HERE / "live_table.py"), "--url", settings.supabase_url,
-                                "--anon-key", settings.anon_key, "--prefix", prefix],
+                                "--key", settings.service_role_key, "--prefix", prefix],
                                stdout=subprocess.PIPE, text=True)
     try:
         if watcher.stdout.readline().strip() != "ready":

@@ -1,10 +1,10 @@
 """Commit → Realtime callback for jobs, at a steady submit rate with the worker running.
 
-A supabase ``AsyncClient`` (anon key, as the notebook's live table) subscribes to every change of
-``job_results``; jobs are submitted at ``rate`` per second, each ``submit_job`` its own transaction. The latency
-of a job is from the return of its committing call to the callback of its INSERT (the *pending* row); the
-worker's updates of the same rows (processing, completed) flow through the same channel meanwhile, so the
-channel carries three events a job.
+A supabase ``AsyncClient`` (the service role: the bench's jobs have no user, so only the operator sees them)
+subscribes to every change of ``job_results``; jobs are submitted at ``rate`` per second, each ``submit_job`` its
+own transaction. The latency of a job is from the return of its committing call to the callback of its INSERT (the
+*pending* row); the worker's updates of the same rows (processing, completed) flow through the same channel
+meanwhile, so the channel carries three events a job.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ async def pending_event_latencies(settings: Settings, jobs: int, rate: float) ->
             if len(arrived) >= jobs:
                 all_in.set()
 
-    client = await acreate_client(settings.supabase_url, settings.anon_key)
+    client = await acreate_client(settings.supabase_url, settings.service_role_key)
     channel = client.channel("bench-job-events").on_postgres_changes("*", on_change, schema="public",
                                                                     table="job_results")
     await channel.subscribe()

@@ -1,9 +1,9 @@
 """The guarantees of the schema and the worker, shown against the real stack rather than named.
 
 Each function performs one small experiment and returns plain rows for the notebook to print: webhooks
-that are not genuine (forged, replayed) are refused by the running worker, the anon key cannot write
-results, a full queue refuses a submit, and a PGMQ read leases a message only until its visibility timeout runs
-out.
+that are not genuine (forged, replayed) are refused by the running worker, the anon key alone cannot write
+results nor submit a job, a full queue refuses a submit, and a PGMQ read leases a message only until its
+visibility timeout runs out.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ import psycopg
 import structlog
 from postgrest.exceptions import APIError
 from psycopg.rows import dict_row
-from supabase import ClientOptions, create_client
+from supabase import Client, ClientOptions, create_client
 
 from jobqueue import jobs, queries
 from jobqueue.job_requests import QueueFull
@@ -88,26 +89,38 @@ def worker_log_about(log_path: str, body: bytes, last_event: str = "job.skipped"
         time.sleep(0.1)
 
 
-def anon_write_refused(settings: Settings) -> Row:
-    """Insert a finished job straight into ``job_results`` with the anon key (supabase-py, as a browser would);
-    return the HTTP status and PostgREST error that refused it."""
+def _refused_with_the_anon_key(settings: Settings, request: str, attempt: Callable[[Client], object]) -> Row:
+    """Run ``attempt`` with a client holding the anon key alone (supabase-py, as a browser would); the HTTP status
+    and PostgREST error that refused it."""
     statuses: list[int] = []
     http = httpx.Client(event_hooks={"response": [lambda response: statuses.append(response.status_code)]})
     client = create_client(settings.supabase_url, settings.anon_key, ClientOptions(httpx_client=http))
     try:
-        client.table("job_results").insert({"task_name": "written directly", "status": "completed"}).execute()
+        attempt(client)
     except APIError as err:
         if err.code != INSUFFICIENT_PRIVILEGE:
             raise
-        return {"request": "POST /rest/v1/job_results (anon key)", "http_status": statuses[-1],
-                "code": err.code, "message": err.message}
+        return {"request": f"{request} (anon key)", "http_status": statuses[-1], "code": err.code,
+                "message": err.message, "hint": err.hint or ""}
     finally:
         http.close()
-    raise RuntimeError("anon could insert into job_results: the grants are wrong, provision again")
+    raise RuntimeError(f"the anon key alone got through {request}: the grants are wrong, provision again")
+
+
+def anon_write_refused(settings: Settings) -> Row:
+    """Insert a finished job straight into ``job_results`` with the anon key; the refusal."""
+    return _refused_with_the_anon_key(settings, "POST /rest/v1/job_results", lambda client: client.table(
+        "job_results").insert({"task_name": "written directly", "status": "completed"}).execute())
+
+
+def anon_submit_refused(settings: Settings) -> Row:
+    """Call ``submit_job`` with the anon key and no sign-in; the refusal, which says to sign in."""
+    return _refused_with_the_anon_key(settings, "POST /rest/v1/rpc/submit_job", lambda client: client.rpc(
+        "submit_job", {"task_name": "no user"}).execute())
 
 
 def refused_when_full(settings: Settings) -> Row:
-    """Lower ``max_waiting_jobs`` to 0 for one submit with the anon key (as a browser would), then put it back:
+    """Lower ``max_waiting_jobs`` to 0 for one submit by a signed-in visitor (as a browser would), then put it back:
     ``submit_job`` refuses with PT429 (HTTP 429) and a hint, and nothing is queued."""
     bound = {"key": "max_waiting_jobs"}
     with psycopg.connect(settings.db_url, autocommit=True, row_factory=dict_row) as conn:

@@ -184,7 +184,8 @@ class RealtimeWatcher(threading.Thread):
         self._loop = asyncio.get_running_loop()
         self._finish = asyncio.Event()
         options = AsyncClientOptions(auto_refresh_token=False, persist_session=False)
-        client = await acreate_client(self.state.supabase_url, self.state.anon_key, options)
+        # The operator's view: the jobs are submitted without a user, so only the service role sees them.
+        client = await acreate_client(self.state.supabase_url, self.state.service_role_key, options)
         resyncs: set[asyncio.Task[None]] = set()
 
         def on_change(payload: dict[str, Any]) -> None:

@@ -21,8 +21,10 @@ from urllib.parse import urlparse
 import ipywidgets as widgets
 import psutil
 import psycopg
+from postgrest.exceptions import APIError
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
+from jobqueue.job_requests import QUEUE_FULL
 from jobqueue.lab.pacing import at_slider_rate
 from jobqueue.settings import Settings, configured, local_stack_dir
 from jobqueue.widgets.walkthrough import stop_recorded_worker
@@ -81,6 +83,7 @@ class ChaosPanel:
         self.kill.on_click(lambda _: self._loop.call_soon_threadsafe(self.kill_one))
         self.job_ids: list[str] = []
         self.kills = 0
+        self.refused = 0  # submits answered 429: the panel's user past its per-minute rate, or a full queue
         self.counts = Counts()
         self.worker: WorkerProcess | None = None
         self._tasks = [self._loop.create_task(at_slider_rate(self.rate, self._submit)),
@@ -90,7 +93,9 @@ class ChaosPanel:
     async def open(cls, settings: Settings) -> ChaosPanel:
         """The panel, with its workers started."""
         options = AsyncClientOptions(auto_refresh_token=False, persist_session=False)
-        panel = cls(settings, await acreate_client(settings.supabase_url, settings.anon_key, options))
+        client = await acreate_client(settings.supabase_url, settings.anon_key, options)
+        await client.auth.sign_in_anonymously()  # jobs belong to a user: the bare anon key cannot submit
+        panel = cls(settings, client)
         await asyncio.to_thread(panel.start_workers)
         return panel
 
@@ -127,9 +132,15 @@ class ChaosPanel:
         return victim
 
     async def _submit(self) -> None:
-        response = await self._client.rpc("submit_job", {
-            "task_name": f"chaos-{len(self.job_ids)}", "job_type": "flaky",
-            "payload": {"failure_rate": self.failure.value}}).execute()
+        try:
+            response = await self._client.rpc("submit_job", {
+                "task_name": f"chaos-{len(self.job_ids)}", "job_type": "flaky",
+                "payload": {"failure_rate": self.failure.value}}).execute()
+        except APIError as err:
+            if err.code != QUEUE_FULL:
+                raise
+            self.refused += 1
+            return
         self.job_ids.append(response.data["job_id"])
 
     async def read(self, conn: psycopg.AsyncConnection) -> Counts:
@@ -140,7 +151,8 @@ class ChaosPanel:
         cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else values * 99
         self.counts = Counts(len(self.job_ids), completed, failed, in_flight, recent / 5, cuts[49] * 1000,
                              cuts[94] * 1000)
-        self.status.value = f"<b>{self.counts.text()}</b> · workers killed: {self.kills}"
+        refused = f" · refused (429): {self.refused}" if self.refused else ""
+        self.status.value = f"<b>{self.counts.text()}</b> · workers killed: {self.kills}{refused}"
         return self.counts
 
     async def _watch(self) -> None:

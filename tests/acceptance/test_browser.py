@@ -204,7 +204,9 @@ def test_form_submission_shows_progress_and_turns_completed_live(notebook_page: 
     job_name = f"browser-{secrets.token_hex(3)}"
     screenshot = ARTIFACTS / "browser-form-completed.png"
     # One live dashboard; the steps below it show static snapshots.
-    expect(page.locator(".jq-live-table")).to_have_count(1)
+    expect(page.locator(".jq-dashboard .jq-live-table")).to_have_count(1)
+    second_user = page.locator(".jq-second-user")  # notebook 02's second visitor, with a table of their own
+    expect(second_user).to_have_count(1)
     one_job = page.locator('.jq-snapshot[data-step="one-job"] .jq-row', has_text="hello-queue")
     expect(one_job.locator(".jq-status")).to_have_text("Completed")
 
@@ -220,8 +222,10 @@ def test_form_submission_shows_progress_and_turns_completed_live(notebook_page: 
     seen = page.wait_for_function(WATCH_PROGRESS, arg=[job_name], polling="raf",
                                   timeout=ROW_COMPLETED_MS).json_value()
     assert len(set(seen)) >= 2, f"the progress bar did not move before Completed: {seen}"
-    row = page.locator(".jq-live-table .jq-row", has_text=job_name)
+    row = page.locator(".jq-dashboard .jq-live-table .jq-row", has_text=job_name)
     expect(row.locator(".jq-status")).to_have_text("Completed")
+    expect(second_user.locator(".jq-row", has_text=job_name)).to_have_count(0)
+    expect(second_user.locator(".jq-row", has_text="second-users-job")).to_have_count(1)
     expect(one_job.locator(".jq-status")).to_have_text("Completed")
     # The row's node is replaced on every update, so the screenshot frames the form (a stable node):
     # the newest row sits right below it.

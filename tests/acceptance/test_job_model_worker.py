@@ -102,7 +102,8 @@ def test_a_running_job_is_stopped_and_ends_cancelled(db, worker):
 
 async def test_progress_arrives_over_realtime_in_order_and_coalesced(db, worker, provisioned):
     worker.restart(JOB_MIN_SECONDS="1", JOB_MAX_SECONDS="1")
-    client = await acreate_client(provisioned.supabase_url, provisioned.anon_key)
+    # The operator's view: a job submitted without a user is seen by the service role only.
+    client = await acreate_client(provisioned.supabase_url, provisioned.service_role_key)
     inbox = Inbox()
     channel = client.channel(f"progress-{uuid.uuid4()}")
     channel.on_postgres_changes("UPDATE", schema="public", table="job_results", callback=inbox)

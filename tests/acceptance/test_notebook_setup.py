@@ -68,7 +68,8 @@ def test_papermill_runs_every_step(provisioned: Settings, stack_dir: Path, tmp_p
                    "public.mark_job_processing(job_id uuid", "create policy job_results_read"):
         assert source in text, f"the excerpt {source!r} is not shown"
     assert text.count("the stored body is identical to supabase/migrations/") == 4
-    for expected in ("trigger work_queue_webhook is in place and enabled", "policy job_results_read is in place",
+    for expected in ("trigger work_queue_webhook is in place and enabled", "policy job_results_read_own is in place",
+                     "policy job_topics_read_own is in place", "trigger job_results_broadcast is in place and enabled",
                      "work_queue_dlq", "work_queue_sweeper"):
         assert expected in text
     for verdict in (r"signed with WEBHOOK_SECRET +202", r"the same delivery again +401 .*\(replay\)",
@@ -76,7 +77,8 @@ def test_papermill_runs_every_step(provisioned: Settings, stack_dir: Path, tmp_p
         assert re.search(verdict, text), f"{verdict!r} not in the output"
     assert re.search(r"pgmq\.read\('notebook_check', vt => 2\) +nothing \(invisible\)", text)
     assert "msg 1, read_ct 2" in text
-    assert "'http_status': 401" in text and "'code': '42501'" in text
+    assert re.search(r"POST /rest/v1/job_results \(anon key\) +401 +42501", text)
+    assert re.search(r"POST /rest/v1/rpc/submit_job \(anon key\) +401 +42501 +submit_job needs a signed-in user", text)
 
 
 @pytest.mark.usefixtures("stops_its_worker")

@@ -102,7 +102,17 @@ def test_the_dashboard_is_displayed_once(executed):
     notebook, _ = executed
     with_widgets = [cell for cell in notebook.cells
                     if any(WIDGET_VIEW in out.get("data", {}) for out in cell.get("outputs", []))]
-    assert with_widgets == [_tagged(notebook, "dashboard")]
+    assert with_widgets == [_tagged(notebook, "dashboard"), _tagged(notebook, "second-user")]
+
+
+def test_a_second_user_sees_none_of_the_first_users_jobs(executed):
+    notebook, _ = executed
+    text = _cell_text(_tagged(notebook, "second-user"))
+    assert re.search(r"the first user's table: [1-9]\d* jobs, of the second user's: 0", text), text
+    assert re.search(r"the second user's table: 1 jobs, of the first user's: 0", text), text
+    assert re.search(r"reads the first user's [1-9]\d* jobs over REST: 0 rows", text), text
+    assert re.search(r"joins jobs:[0-9a-f-]{36}: CHANNEL_ERROR", text), text
+    assert "second-users-job" in text
 
 
 def test_each_step_keeps_a_snapshot_of_its_result(executed):
@@ -155,12 +165,18 @@ def test_the_crashed_workers_job_counts_down_its_lease_then_both_jobs_come_back(
 def test_the_database_agrees(executed, stack: StackState):
     _, started = executed
     with psycopg.connect(stack.db_url) as conn:
+        owners = dict(conn.execute("select task_name, user_id from public.job_results "
+                                   "where created_at >= %s::timestamptz", (started,)).fetchall())
         jobs = conn.execute("select task_name, status, priority, started_at, run_after, cancelled_at "
-                            "from public.job_results where created_at >= %s::timestamptz order by started_at",
-                            (started,)).fetchall()
+                            "from public.job_results where created_at >= %s::timestamptz "
+                            "and task_name <> 'second-users-job' order by started_at", (started,)).fetchall()
         dead = conn.execute("select count(*) from pgmq.q_work_queue_dlq where message->>'task_name' = %s "
                             "and enqueued_at >= %s::timestamptz", ("fail-on-purpose", started)).fetchone()[0]
     assert len(jobs) == BURST + JOBS_OTHER_THAN_THE_BURST
+    # Every job of the walk-through is the signed-in visitor's; the second user's job is theirs alone.
+    first_user = {owners[name] for name, *_ in jobs}
+    assert len(first_user) == 1 and None not in first_user
+    assert owners["second-users-job"] not in first_user | {None}
     assert {name: status for name, status, *_ in jobs if status != "completed"} == {
         "fail-on-purpose": "failed", "report-to-cancel": "cancelled", "too-slow": "failed"}
     assert dead == 1

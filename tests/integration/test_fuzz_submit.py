@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from jobqueue.settings import Settings
 from tests.fuzz_strategies import FUZZ, json_values
+from tests.users import signed_in
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(600)]
 
@@ -44,7 +45,9 @@ def _encodable(arguments: dict[str, Any]) -> bool:
 
 
 def test_no_submit_gets_a_5xx_and_a_refusal_queues_nothing(provisioned: Settings, db):
-    headers = {"apikey": provisioned.anon_key, "Authorization": f"Bearer {provisioned.anon_key}"}
+    session = signed_in(provisioned).auth.get_session()
+    assert session is not None
+    headers = {"apikey": provisioned.anon_key, "Authorization": f"Bearer {session.access_token}"}
     created: list[str] = []
     with httpx.Client(base_url=f"{provisioned.supabase_url}/rest/v1", headers=headers, timeout=30) as client:
 
