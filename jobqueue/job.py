@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from worker.tasks.registry import DEFAULT_JOB_TYPE
+
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 ACTIVE_STATUSES = frozenset({"pending", "processing"})
 _TIMESTAMPS = ("created_at", "started_at", "completed_at", "updated_at", "run_after", "cancelled_at")
@@ -38,7 +40,7 @@ class Job:
     task_name: str
     status: str
     id: str | None = None
-    job_type: str = "echo"
+    job_type: str = DEFAULT_JOB_TYPE
     payload: dict[str, Any] | None = None
     result: str | None = None
     output: Any = None

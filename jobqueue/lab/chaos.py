@@ -27,7 +27,7 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 from jobqueue.job_requests import QUEUE_FULL
 from jobqueue.lab.pacing import at_slider_rate
 from jobqueue.settings import Settings, configured, local_stack_dir
-from jobqueue.widgets.walkthrough import stop_recorded_worker
+from jobqueue.steps.walkthrough import stop_recorded_worker
 from jobqueue.worker_process import DEFAULT_PORT, WorkerProcess, start_worker, worker_env
 
 STATUS = """

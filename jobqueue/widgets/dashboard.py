@@ -33,6 +33,7 @@ from jobqueue.widgets.live_table import LiveJobTable
 from jobqueue.widgets.snapshot import Snapshot
 from jobqueue.widgets.waiting import WaitLine
 from jobqueue.worker_process import WorkerProcess
+from worker.tasks.registry import DEFAULT_JOB_TYPE
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +46,7 @@ class JobSpec:
     """One job a step submits: its name, type and payload, and the options ``submit_job`` takes."""
 
     name: str
-    job_type: str = "echo"
+    job_type: str = DEFAULT_JOB_TYPE
     payload: Mapping[str, Any] | None = None
     priority: int | None = None
     delay: float | None = None

@@ -9,7 +9,15 @@ import re
 
 import pytest
 
-from tests.acceptance.test_browser import ARTIFACTS, CHROMIUM_ARGS, LAB_START_DEADLINE, NOTEBOOK_RUN_MS, chromium, lab  # noqa: F401
+from tests.acceptance.test_browser import (  # noqa: F401
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    LAB_START_DEADLINE,
+    NOTEBOOK_RUN_MS,
+    Lab,
+    chromium,
+    lab,
+)
 from tests.notebook_env import NOTEBOOK
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -24,10 +32,10 @@ DEPTH = """([queue, atLeast]) => {
 }"""
 
 
-def test_the_lab_runs_and_its_panels_stay_live(chromium: str, lab: str):  # noqa: F811
+def test_the_lab_runs_and_its_panels_stay_live(chromium: str, lab: Lab):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
-    url = lab.replace(NOTEBOOK.name, LAB_NOTEBOOK)
+    url = lab.notebook_url.replace(NOTEBOOK.name, LAB_NOTEBOOK)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)

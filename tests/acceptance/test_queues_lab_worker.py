@@ -104,7 +104,7 @@ def test_the_cron_schedule_calls_the_consumer_by_itself(lab, worker):
 def consume(settings: Settings, *args: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, "-m", "worker", "--consume", *args], cwd=PROJECT_ROOT,
-                                env={**os.environ, **worker_env(settings)}, stdout=out,
+                                env={**os.environ, **worker_env(settings), "LOG_FORMAT": "json"}, stdout=out,
                                 stderr=subprocess.STDOUT)
 
 
@@ -120,8 +120,8 @@ def test_the_continuous_consumer_long_polls_and_stops_on_sigterm(lab, paused, tm
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log.read_text()
-    stopped = [line for line in log.read_text().splitlines() if "consumer.stopped" in line]
-    assert stopped and "handled=45" in stopped[0], log.read_text()
+    stopped = [json.loads(line) for line in log.read_text().splitlines() if '"consumer.stopped"' in line]
+    assert stopped and stopped[0]["handled"] == 45, log.read_text()
 
 
 @pytest.mark.parametrize(("args", "problem"), [

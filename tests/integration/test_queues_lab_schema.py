@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -21,7 +20,6 @@ from worker.consumers.token import consumer_token
 
 pytestmark = pytest.mark.usefixtures("provisioned")
 
-LAB_SQL = Path(__file__).resolve().parents[1] / "sql" / "090_queues_lab.sql"
 QUEUES = ("like_events", "notifications", "analytics")
 
 
@@ -254,15 +252,6 @@ def test_cron_calls_each_consumer_on_the_seed_schedules_and_trims_daily(db):
                            "or jobname = 'cleanup-archived-messages'").fetchall())
     assert jobs == {"process-like-events": "* * * * *", "process-notifications": "10 seconds",
                     "process-analytics": "* * * * *", "cleanup-archived-messages": "0 3 * * *"}
-
-
-def test_applying_the_file_again_changes_nothing(db):
-    before = db.execute("select jobid, jobname, schedule, command from cron.job order by jobid").fetchall()
-    queues = db.execute("select queue_name from pgmq.list_queues() order by 1").fetchall()
-    with db.transaction():
-        db.execute(LAB_SQL.read_text().encode())
-    assert db.execute("select jobid, jobname, schedule, command from cron.job order by jobid").fetchall() == before
-    assert db.execute("select queue_name from pgmq.list_queues() order by 1").fetchall() == queues
 
 
 def test_the_cron_call_carries_a_bearer_derived_from_the_vault_secret(db, provisioned):

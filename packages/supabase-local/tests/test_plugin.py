@@ -123,3 +123,20 @@ async def eventually_async(probe, timeout: float = 10.0):
     while not probe():
         assert asyncio.get_running_loop().time() < deadline, "not within the deadline"
         await asyncio.sleep(0.02)
+
+
+def test_a_signed_in_user_is_an_anonymous_authenticated_user_to_the_database(supabase_user, db):
+    db.execute("create or replace function public.plugin_whoami() returns jsonb language sql stable as $$ "
+               "select jsonb_build_object('uid', auth.uid(), 'role', auth.role()) $$")
+    db.execute("notify pgrst, 'reload schema'")
+    try:
+        user = supabase_user.auth.get_user().user
+        assert user.is_anonymous
+        assert supabase_user.rpc("plugin_whoami").execute().data == {"uid": user.id, "role": "authenticated"}
+    finally:
+        db.execute("drop function public.plugin_whoami()")
+
+
+async def test_the_async_user_is_signed_in(asupabase_user):
+    session = await asupabase_user.auth.get_session()
+    assert session is not None and session.user.is_anonymous

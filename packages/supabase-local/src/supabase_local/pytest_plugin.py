@@ -7,6 +7,8 @@ Fixtures:
   under pytest's rootdir) applied as ``supabase start`` applies them;
 - ``supabase_anon``, ``supabase_service`` (session): sync ``supabase`` clients with the anon and service-role keys;
 - ``asupabase_anon``, ``asupabase_service`` (per test): async clients, their Realtime channels removed afterwards;
+- ``supabase_user``, ``asupabase_user`` (per test): a sync and an async client signed in as a new anonymous user
+  (role ``authenticated``, ``is_anonymous`` true), signed out afterwards;
 - ``supabase_db`` (per test): a connection as ``postgres`` inside a transaction rolled back after the test, the
   isolation for tests of SQL, RLS and functions (``supabase_local.testing.as_role`` runs a block as an API role).
   REST and Realtime calls commit through the gateway, so tests of those use their own rows (a unique tag).
@@ -14,6 +16,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -24,6 +27,7 @@ import pytest_asyncio
 from supabase import AsyncClient, Client, acreate_client, create_client
 
 from supabase_local import lifecycle
+from supabase_local.auth.ratelimit import ENV as AUTH_RATE_LIMITS
 from supabase_local.migrations import apply_project
 from supabase_local.testing import TARGETS, SupabaseStack, chosen_target, hosted_stack, temporary_stack
 
@@ -35,9 +39,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "(SUPABASE_URL and friends)")
 
 
+# Every test reaches an embedded stack from 127.0.0.1: GoTrue's per-address limits on anonymous sign-ins and token
+# refreshes (30 an hour, 150 per 5 minutes) would throttle a test suite rather than test anything. Sign-ups keep
+# GoTrue's limit. Set the variables yourself to choose other limits.
+RELAXED_AUTH_LIMITS = {AUTH_RATE_LIMITS["anonymous"]: "100000", AUTH_RATE_LIMITS["token"]: "100000"}
+
+
 def _open(target: str, resources: ExitStack, root: Path) -> SupabaseStack:
     if target == "env":
         return hosted_stack()
+    for name, value in RELAXED_AUTH_LIMITS.items():
+        os.environ.setdefault(name, value)
     if target == "running":
         stack = SupabaseStack.of(lifecycle.start(), target)
     else:
@@ -86,6 +98,28 @@ async def asupabase_service(supabase_stack: SupabaseStack) -> AsyncIterator[Asyn
     """An async client with the service-role key."""
     async for client in _async_client(supabase_stack.url, supabase_stack.service_role_key):
         yield client
+
+
+@pytest.fixture
+def supabase_user(supabase_stack: SupabaseStack) -> Iterator[Client]:
+    """A sync client signed in as a new anonymous user: what a visitor of an app with anonymous sign-ins holds."""
+    client = create_client(supabase_stack.url, supabase_stack.anon_key)
+    client.auth.sign_in_anonymously()
+    try:
+        yield client
+    finally:
+        client.auth.sign_out()
+
+
+@pytest_asyncio.fixture
+async def asupabase_user(supabase_stack: SupabaseStack) -> AsyncIterator[AsyncClient]:
+    """An async client signed in as a new anonymous user; its channels are removed and it signs out afterwards."""
+    async for client in _async_client(supabase_stack.url, supabase_stack.anon_key):
+        await client.auth.sign_in_anonymously()
+        try:
+            yield client
+        finally:
+            await client.auth.sign_out()
 
 
 @pytest.fixture
