@@ -264,9 +264,9 @@ def test_a_click_handled_on_a_kernel_subshell_reaches_the_live_table(notebook_pa
     finally:
         kernel.close()
     assert thread != "MainThread", "the click ran on the kernel's main thread, not on a subshell"
-    row = notebook_page.locator(".jq-live-table .jq-row", has_text=job_name)
+    row = notebook_page.locator(".jq-dashboard .jq-live-table .jq-row", has_text=job_name)
     expect(row.locator(".jq-status")).to_have_text("Completed", timeout=ROW_COMPLETED_MS)
-    expect(notebook_page.locator(".jq-live-table .jq-connection-state")).to_have_text("SUBSCRIBED")
+    expect(notebook_page.locator(".jq-dashboard .jq-live-table .jq-connection-state")).to_have_text("SUBSCRIBED")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
