@@ -12,25 +12,27 @@
 The batch drains and raw PGMQ start from the same backlog, sent in one ``send_batch``; each figure is messages
 per second from the start to the empty queue, with the CPU milliseconds per message of every process involved.
 
-    python bench/bench_drains.py [--jobs 1000] [--messages 10000] [--batches 100 1000] [--rounds 3]
+    python bench/bench_drains.py [--jobs 1000] [--messages 10000] [--batches 100 1000] [--rounds 3] [--profile DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
 import psutil
 import psycopg
-from _support import CpuMeter, postmaster, temporary_stack
+from _support import CpuMeter, postmaster, profiled, temporary_stack
 
 from jobqueue.provision import provision
 from jobqueue.settings import PROJECT_ROOT, Settings, load_settings
@@ -40,6 +42,11 @@ from supabase_local.state import STATE_DIR_ENV, free_port
 QUEUE = "lab_noop"
 DEADLINE_SECONDS = 300.0
 SERVICES = "services (REST, pg_net)"
+# The continuous drain is watched this often, with a query that stops at the first row left: a count(*) every
+# millisecond took a good share of the two cores from the drain it measured.
+EMPTY = "select not exists (select from pgmq.q_lab_noop)"
+EMPTY_POLL_SECONDS = 0.01
+ANSWER = "select status_code, content from net._http_response where id = %s"
 
 
 @dataclasses.dataclass
@@ -67,10 +74,6 @@ def backlog(db: psycopg.Connection, count: int) -> None:
     """``count`` no-op messages on the lab's queue, sent in one transaction."""
     db.execute("select pgmq.purge_queue(%s)", (QUEUE,))
     db.execute("select pgmq.send_batch(%s, array_fill('{}'::jsonb, array[%s]))", (QUEUE, count))
-
-
-def queued(db: psycopg.Connection) -> int:
-    return db.execute("select count(*) from pgmq.q_lab_noop").fetchone()[0]
 
 
 def timed(meter: CpuMeter, count: int, drain: Callable[[], None]) -> Drain:
@@ -101,26 +104,27 @@ def webhook_per_job(db: psycopg.Connection, meter: CpuMeter, jobs: int) -> Drain
 
 
 def cron_ticks(db: psycopg.Connection, meter: CpuMeter, messages: int) -> Drain:
-    """The cron job's statement, run again as soon as the last call answered, until the queue is empty."""
+    """The cron job's statement, run again as soon as the last call answered, until a call reads nothing."""
     backlog(db, messages)
 
     def run() -> None:
-        while queued(db):
+        while True:
             request_id = db.execute("select jobqueue_private.call_queue_consumer(%s)", (QUEUE,)).fetchone()[0]
-            wait_for(lambda rid=request_id: db.execute("select status_code from net._http_response where id = %s",
-                                                       (rid,)).fetchone() is not None, "the consumer's answer",
-                     every=0.001)
-            status = db.execute("select status_code, content from net._http_response where id = %s",
-                                (request_id,)).fetchone()
-            if status[0] != 200:
-                raise RuntimeError(f"the consumer answered {status}")
+            wait_for(lambda rid=request_id: db.execute(ANSWER, (rid,)).fetchone() is not None,
+                     "the consumer's answer", every=0.001)
+            status, content = db.execute(ANSWER, (request_id,)).fetchone()
+            if status != 200:
+                raise RuntimeError(f"the consumer answered {status}: {content}")
+            if json.loads(content)["read"] == 0:
+                return
 
     return timed(meter, messages, run)
 
 
 def continuous(db: psycopg.Connection, settings: Settings, meter: CpuMeter, messages: int, batch: int,
-               log: Path) -> Drain:
-    """The long-polling consumer reading ``batch`` at a time, started idle; the backlog arrives in one transaction."""
+               log: Path, profile: Path | None) -> Drain:
+    """The long-polling consumer reading ``batch`` at a time, started idle; the backlog arrives in one transaction.
+    With ``profile``, the consumer and the services process are sampled by py-spy while they drain."""
     db.execute("select pgmq.purge_queue(%s)", (QUEUE,))
     with log.open("wb") as out:
         consumer = subprocess.Popen([sys.executable, "-m", "worker", "--consume", QUEUE, "--batch", str(batch)],
@@ -133,11 +137,23 @@ def continuous(db: psycopg.Connection, settings: Settings, meter: CpuMeter, mess
             raise RuntimeError(f"the consumer exited: {log.read_text()}")
         meter.processes["consumer"] = psutil.Process(consumer.pid)
 
-        def run() -> None:
-            db.execute("select pgmq.send_batch(%s, array_fill('{}'::jsonb, array[%s]))", (QUEUE, messages))
-            wait_for(lambda: queued(db) == 0, "the empty queue", every=0.001)
+        ids: list[int] = []
+        started: list[datetime] = []
 
-        return timed(meter, messages, run)
+        def run() -> None:
+            ids.extend(row[0] for row in db.execute("select * from pgmq.send_batch(%s, array_fill('{}'::jsonb, "
+                                                    "array[%s]))", (QUEUE, messages)))
+            started.append(db.execute("select clock_timestamp()").fetchone()[0])
+            wait_for(lambda: db.execute(EMPTY).fetchone()[0], "the empty queue", every=EMPTY_POLL_SECONDS)
+
+        services = meter.processes[SERVICES].pid
+        with profiled({f"consumer-{batch}": consumer.pid, f"services-{batch}": services}, profile):
+            drain = timed(meter, messages, run)
+        # The rate from the database's clock: the poll's own interval is not counted.
+        finished = db.execute("select max(archived_at) from pgmq.a_lab_noop where msg_id between %s and %s",
+                              (min(ids), max(ids))).fetchone()[0]
+        drain.rate = messages / (finished - started[0]).total_seconds()
+        return drain
     finally:
         meter.processes.pop("consumer", None)
         consumer.send_signal(signal.SIGTERM)
@@ -156,7 +172,7 @@ def raw_pgmq(db: psycopg.Connection, meter: CpuMeter, messages: int) -> Drain:
 
 
 def one_round(settings: Settings, stack_path: Path, services_pid: int, pg: psutil.Process,
-              args: argparse.Namespace) -> dict[str, Drain]:
+              args: argparse.Namespace, profile: Path | None) -> dict[str, Drain]:
     env = worker_env(settings) | {"JOB_MIN_SECONDS": "0", "JOB_MAX_SECONDS": "0", "WORKER_PULL_IDLE_SECONDS": "0",
                                   "LOG_LEVEL": "WARNING"}
     worker = start_worker(env, port=urlparse(settings.worker_url).port, state_dir=stack_path, concurrency=20)
@@ -171,8 +187,8 @@ def one_round(settings: Settings, stack_path: Path, services_pid: int, pg: psuti
                       "batch per cron tick": cron_ticks(db, meter, args.messages)}
             del meter.processes["worker"]
             for batch in args.batches:
-                drains[f"continuous consumer, batch {batch}"] = continuous(db, settings, meter, args.messages, batch,
-                                                                           stack_path / "consumer.log")
+                drains[f"continuous consumer, batch {batch}"] = continuous(
+                    db, settings, meter, args.messages, batch, stack_path / "consumer.log", profile)
             meter.processes.pop(SERVICES)
             drains["raw PGMQ read 100 + delete"] = raw_pgmq(db, meter, args.messages)
     finally:
@@ -188,6 +204,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--batches", type=int, nargs="+", default=[100, 1000],
                         help="batch sizes of the continuous consumer (the cron tick reads 100)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the table shows each drain's median round")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write py-spy profiles of the continuous consumer and the services process during the "
+                             "first round's continuous drains here (py-spy costs CPU too: take figures without it)")
     args = parser.parse_args(argv)
     load = os.getloadavg()[0]
     rounds: list[dict[str, Drain]] = []
@@ -199,7 +218,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             db.execute("update jobqueue_private.queue_consumers set schedule = null")
             db.execute("select jobqueue_private.schedule_queue_consumers()")
         pg = postmaster(stack.pgdata)
-        rounds = [one_round(settings, stack.path, stack.services_pid, pg, args) for _ in range(args.rounds)]
+        rounds = [one_round(settings, stack.path, stack.services_pid, pg, args, args.profile if n == 0 else None)
+                  for n in range(args.rounds)]
     names = list(rounds[0])
     median = {name: sorted((each[name] for each in rounds), key=lambda d: d.rate)[len(rounds) // 2] for name in names}
     print(f"bench_drains: no-op work, {os.cpu_count()} cores (load average before: {load:.1f}); "
@@ -208,6 +228,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for name, drain in median.items():
         print(f"{name:<36}{drain.rate:>10,.0f}{drain.per_message_ms():>12.3f}   "
               + ", ".join(f"{each[name].rate:,.0f}" for each in rounds))
+    processes = list(dict.fromkeys(process for drain in median.values() for process in drain.cpu))
+    print(f"\n{'CPU ms/msg by process':<36}" + "".join(f"{process[:12]:>14}" for process in processes))
+    for name, drain in median.items():
+        print(f"{name:<36}" + "".join(f"{drain.cpu[p] * 1000 / drain.count:>14.4f}" if p in drain.cpu else f"{'-':>14}"
+                                      for p in processes))
+    print()
     figures = {f"{name} msgs/s": drain.rate for name, drain in median.items()}
     # The machine is shared: each ratio is taken within a round (same load on the machine), then the median.
     for name in [name for name in names if name.startswith(("batch", "continuous"))]:
