@@ -1210,7 +1210,8 @@ begin
           progress_message = null, started_at = null, completed_at = null, msg_id = new_msg_id,
           idempotency_key = case when exists (
             select from public.job_results other
-            where other.job_type = r.job_type and other.idempotency_key = r.idempotency_key
+            where other.user_id is not distinct from r.user_id and other.job_type = r.job_type
+              and other.idempotency_key = r.idempotency_key
               and other.status in ('pending', 'processing', 'completed')) then null else r.idempotency_key end
       where r.job_id = job.job_id;
       retried := retried + 1;

@@ -133,6 +133,17 @@ def test_idempotency_keys_are_per_user(anna: Client, ben: Client, service: Clien
     assert operator["user_id"] is None
 
 
+def test_a_retried_job_keeps_its_key_when_only_another_user_holds_it(anna: Client, ben: Client,
+                                                                     db: psycopg.Connection) -> None:
+    key = f"key-{uuid.uuid4()}"
+    failed, bens = submit(anna, idempotency_key=key), submit(ben, idempotency_key=key)
+    call(db, "select public.mark_job_processing(%(j)s, %(m)s, 60)", {"j": failed["job_id"], "m": failed["msg_id"]})
+    call(db, "select public.mark_job_failed(%(j)s, 'gave up', 0, 1)", {"j": failed["job_id"]})
+    assert call(db, "select public.retry_failed_jobs(job_ids => %(ids)s) as n", {"ids": [failed["job_id"]]}) == [
+        {"n": 1}]
+    assert submit(anna, idempotency_key=key)["job_id"] == failed["job_id"] != bens["job_id"]
+
+
 def test_deleting_a_user_deletes_their_jobs(anna: Client, service: Client, db: psycopg.Connection) -> None:
     job = submit(anna)
     service.auth.admin.delete_user(user_id(anna))
