@@ -229,13 +229,17 @@ async def test_a_refreshed_token_is_accepted_and_an_expired_one_ends_the_channel
     assert anna_states.drained() == []
 
 
+async def _nothing() -> None:
+    """No topics to list again: the feed under test does not listen."""
+
+
 async def test_messages_older_than_72_hours_are_swept(stack: StackState, admin_db: psycopg.Connection) -> None:
     topic = f"sweep-{uuid.uuid4().hex[:8]}"
     for age in ("73 hours", "1 hour"):
         admin_db.execute("insert into realtime.messages (topic, extension, payload, event, inserted_at) "
                          "values (%s, 'broadcast', '{}', 'old', now() - %s::interval)", (topic, age))
     async with AsyncConnectionPool(stack.admin_url, min_size=1, max_size=1, kwargs={"autocommit": True}) as pool:
-        assert await MessageFeed(stack.admin_url, pool, Registry()).sweep() >= 1
+        assert await MessageFeed(stack.admin_url, pool, Registry(), _nothing).sweep() >= 1
     left = admin_db.execute("select count(*) from realtime.messages where topic = %s", (topic,)).fetchone()
     assert left == (1,)
 

@@ -1,10 +1,13 @@
 """Realtime captures changes only of tables someone subscribes to (``realtime.watched_tables``), as hosted
 Realtime decodes changes only for the tables in ``realtime.subscription``; joins list a table before their
-"ok", leaves unlist it, and nothing a subscriber should see is missed."""
+"ok", leaves unlist it, and nothing a subscriber should see is missed. Broadcast rows are kept whatever the
+topic, and notified to the gateway only for topics with a join (``realtime.joined_topics``)."""
 # ruff: noqa: F811 - fixtures imported from realtime_support are redefined as test parameters
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -88,3 +91,33 @@ async def test_a_wildcard_binding_lists_every_table_of_its_schema(
     db.execute(sql.SQL("insert into {} (id, note) values (3, 'any table')").format(sql.Identifier(table)))
     payloads = await inbox.until(lambda payload: payload["data"]["table"] == table)
     assert record(payloads[-1]) == {"id": 3, "note": "any table"}
+
+
+def joined(admin_db: psycopg.Connection, topic: str) -> bool:
+    return admin_db.execute("select exists (select from realtime.joined_topics where topic = %s)",
+                            (topic,)).fetchone()[0]
+
+
+async def test_a_broadcast_to_a_topic_nobody_joined_is_kept_and_not_notified(
+        anon: AsyncClient, admin_db: psycopg.Connection, stack: StackState) -> None:
+    alone, watched = f"alone-{uuid.uuid4().hex[:8]}", f"watched-{uuid.uuid4().hex[:8]}"
+    inbox = Inbox()
+    channel = anon.channel(watched).on_broadcast("note", inbox)
+    assert (await subscribed(channel))[0] == ("SUBSCRIBED", None)
+    assert joined(admin_db, watched) and not joined(admin_db, alone)
+    with psycopg.connect(stack.admin_url, autocommit=True) as listener:
+        listener.execute("listen realtime_messages")
+        for topic in (alone, watched):  # two commits: notifications arrive in commit order
+            admin_db.execute("select realtime.send('{}', 'note', %s, false)", (topic,))
+        topics = []
+        for note in listener.notifies(timeout=5):
+            topics.append(json.loads(note.payload)["topic"])
+            if topics[-1] == watched:
+                break
+    assert watched in topics and alone not in topics
+    assert (await inbox.next())["event"] == "note"
+    kept = admin_db.execute("select count(*) from realtime.messages where topic = %s", (alone,)).fetchone()[0]
+    assert kept == 1
+
+    await anon.realtime.remove_channel(channel)
+    eventually(lambda: not joined(admin_db, watched), what="the topic unlisted after its only join left")

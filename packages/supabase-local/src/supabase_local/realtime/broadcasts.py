@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -41,10 +42,12 @@ READ_BACK = ("select id, topic, event, coalesce(private, false), payload from re
 class MessageFeed:
     """Listens for committed broadcast rows and delivers them to the registry's joins of their topic."""
 
-    def __init__(self, db_url: str, pool: AsyncConnectionPool, registry: Registry) -> None:
+    def __init__(self, db_url: str, pool: AsyncConnectionPool, registry: Registry,
+                 on_listening: Callable[[], Awaitable[None]]) -> None:
         self._db_url = db_url
         self._pool = pool
         self._registry = registry
+        self._on_listening = on_listening
         self.connected = asyncio.Event()
         self.delivered_count = 0
 
@@ -56,6 +59,7 @@ class MessageFeed:
             try:
                 async with await psycopg.AsyncConnection.connect(self._db_url, autocommit=True) as conn:
                     await conn.execute(sql.SQL("listen {}").format(sql.Identifier(CHANNEL)))
+                    await self._on_listening()  # the joined topics listed again: notified from here on
                     self.connected.set()
                     delay = BACKOFF_MIN_SECONDS
                     log.info("realtime.broadcast_feed_listening")

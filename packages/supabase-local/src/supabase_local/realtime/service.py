@@ -22,7 +22,7 @@ from supabase_local.realtime.presence import PresenceBoard
 from supabase_local.realtime.registry import Registry
 from supabase_local.realtime.session import Hub
 from supabase_local.realtime.visibility import Visibility
-from supabase_local.realtime.watchlist import Watchlist
+from supabase_local.realtime.watchlist import joined_topics, watched_tables
 from supabase_local.state import StackState
 
 log = structlog.get_logger(__name__)
@@ -47,12 +47,12 @@ class RealtimeService:
                                               name="realtime-roles", kwargs={"autocommit": True},
                                               **CheckWhenIdle().pool_callbacks)
         catalog = Catalog(self._pool)
-        self.hub = Hub(Registry(), Watchlist(self._pool), PresenceBoard(), catalog, state.jwt_secret,
-                       Authorization(self._role_pool))
+        self.hub = Hub(Registry(), watched_tables(self._pool), joined_topics(self._pool), PresenceBoard(), catalog,
+                       state.jwt_secret, Authorization(self._role_pool))
         self.dispatcher = Dispatcher(self.hub.registry, catalog, Visibility(self._role_pool))
         self.feed = ChangeFeed(state.admin_url, self._pool, self.dispatcher.handle, catalog.invalidate,
                                self.hub.watchlist.reset)
-        self.messages = MessageFeed(state.admin_url, self._pool, self.hub.registry)
+        self.messages = MessageFeed(state.admin_url, self._pool, self.hub.registry, self.hub.topics.reset)
         self.endpoint = RealtimeEndpoint(self.hub, outbox_limit)
         self._tasks: list[asyncio.Task[None]] = []
 

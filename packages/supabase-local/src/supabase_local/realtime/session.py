@@ -18,7 +18,7 @@ from supabase_local.realtime.outbox import Outbox
 from supabase_local.realtime.presence import PresenceBoard
 from supabase_local.realtime.protocol import PHOENIX_TOPIC, Frame, ProtocolError, error_reply, push, reply
 from supabase_local.realtime.registry import ChannelJoin, Registry
-from supabase_local.realtime.watchlist import Watchlist
+from supabase_local.realtime.watchlist import Watchlist, pattern
 
 log = structlog.get_logger(__name__)
 
@@ -27,11 +27,12 @@ TOPIC_PREFIX = "realtime:"
 
 @dataclass
 class Hub:
-    """What every connection shares: who is joined where, which tables are watched, presences, table metadata,
-    the JWT secret and the policy checks of private channels."""
+    """What every connection shares: who is joined where, which tables are watched and which topics joined,
+    presences, table metadata, the JWT secret and the policy checks of private channels."""
 
     registry: Registry
     watchlist: Watchlist
+    topics: Watchlist
     presence: PresenceBoard
     catalog: Catalog
     jwt_secret: str
@@ -121,7 +122,9 @@ class ClientSession:
         self.joins[frame.topic] = join
         self.hub.registry.add(join)
         self._watch_expiry(join)
-        await self.hub.watchlist.watch(bindings)  # captured from here on: listed before the client hears "ok"
+        # Captured and broadcast to it from here on: its tables and topic listed before the client hears "ok".
+        await self.hub.watchlist.watch(pattern(binding) for binding in bindings)
+        await self.hub.topics.watch([(frame.topic.removeprefix(TOPIC_PREFIX),)])
         echoed = [{**raw, "id": binding.id} for raw, binding in zip(raw_bindings, bindings, strict=True)]
         self.send(reply(frame, "ok", {"postgres_changes": echoed}))
         if bindings:
@@ -225,7 +228,8 @@ class ClientSession:
     def _drop(self, join: ChannelJoin) -> None:
         self._cancel_expiry(join)
         self.hub.registry.remove(join)
-        self.hub.watchlist.unwatch(join.bindings)
+        self.hub.watchlist.unwatch(pattern(binding) for binding in join.bindings)
+        self.hub.topics.unwatch([(join.topic.removeprefix(TOPIC_PREFIX),)])
         self._publish_diff(join, self.hub.presence.untrack(join.key, join))
 
     def close(self) -> None:

@@ -100,13 +100,22 @@ grant execute on function realtime.topic(), realtime.send(jsonb, text, text, boo
   realtime.broadcast_changes(text, text, text, text, text, record, record, text)
   to postgres, anon, authenticated, service_role;
 
--- The stack's stand-in for the WAL reader: each committed broadcast row reaches the gateway by NOTIFY.
+-- The topics the gateway's clients have joined (without `realtime:`), kept by the gateway
+-- (supabase_local/realtime/watchlist.py) as it keeps realtime.watched_tables: listed before a join is answered.
+create table if not exists realtime.joined_topics (
+  topic text primary key
+);
+
+-- The stack's stand-in for the WAL reader: each committed broadcast row reaches the gateway by NOTIFY, when
+-- its topic has a join. The row is written either way, as on hosted; the notification, most of what a
+-- broadcast costs the database, is skipped when nobody could receive it.
 create or replace function realtime.notify_message() returns trigger
-language plpgsql set search_path = '' as $$
+language plpgsql security definer set search_path = '' as $$
 declare
   body text;
 begin
-  if new.extension <> 'broadcast' then
+  if new.extension <> 'broadcast'
+     or not exists (select from realtime.joined_topics j where j.topic = new.topic) then
     return null;
   end if;
   body := pg_catalog.json_build_object('id', new.id, 'topic', new.topic, 'event', new.event,
