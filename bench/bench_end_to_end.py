@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
@@ -39,8 +41,10 @@ import psutil
 import psycopg
 from _support import CpuMeter, percentile, postmaster, profiled, temporary_stack
 from job_events import pending_event_latencies
+from job_watch import claims_of
 from pgqueuer import PsycopgDriver, Queries
 from pgqueuer_consumer import ENTRYPOINT
+from supabase import create_client
 
 from jobqueue.provision import provision
 from jobqueue.settings import Settings, load_settings
@@ -103,19 +107,38 @@ def ours(db: psycopg.Connection, meter: CpuMeter, jobs: int, prefix: str = "thro
     return Column(jobs / (last - first).total_seconds(), jobs, cpu, behind=(last - last_submit).total_seconds())
 
 
-def ours_watched(db: psycopg.Connection, settings: Settings, meter: CpuMeter, jobs: int) -> Column:
-    """``ours`` while the notebook's live table (``live_table.py``, its own process) receives every change of
-    ``job_results``; its CPU is shown as the subscriber's and left out of the total, as a browser's would be."""
-    prefix = "watched-"
+WATCHED = {"changes": "ours+changes", "broadcast": "ours+broadcast"}
+USERS_JOBS = "ours, a user's"
+# Each watched run beside the unwatched run of the same jobs: the operator's jobs (no user) for postgres_changes, a
+# signed-in user's (their rate limit counted, their changes broadcast to their topic) for the private topic.
+BASELINE = {"ours+changes": "ours", "ours+broadcast": USERS_JOBS}
+
+
+def ours_as_a_user(db: psycopg.Connection, settings: Settings, meter: CpuMeter, jobs: int) -> Column:
+    """``ours`` with the jobs submitted as a new anonymous user, whose topic nobody has joined: what every job of
+    the app costs unwatched (``submit_job`` refuses the bare anon key)."""
+    user = create_client(settings.supabase_url, settings.anon_key).auth.sign_in_anonymously().user
+    with submitting_as(db, user.id):
+        return ours(db, meter, jobs, "users-")
+
+
+def ours_watched(db: psycopg.Connection, settings: Settings, meter: CpuMeter, jobs: int, mode: str) -> Column:
+    """``ours`` while the notebook's live table (``live_table.py``, its own process) receives every change of the
+    jobs: by ``postgres_changes`` as the operator (``changes``), or on a user's private topic (``broadcast``), the
+    jobs then submitted as that user. Its CPU is shown as the subscriber's and left out of the total, as a
+    browser's would be."""
+    prefix = f"watched-{mode}-"
+    key = settings.anon_key if mode == "broadcast" else settings.service_role_key
     watcher = subprocess.Popen([sys.executable, str(HERE / "live_table.py"), "--url", settings.supabase_url,
-                                "--key", settings.service_role_key, "--prefix", prefix],
-                               stdout=subprocess.PIPE, text=True)
+                                "--key", key, "--prefix", prefix, "--mode", mode], stdout=subprocess.PIPE, text=True)
     try:
-        if watcher.stdout.readline().strip() != "ready":
+        ready = watcher.stdout.readline().split()
+        if not ready or ready[0] != "ready":
             raise RuntimeError("the live table subscriber did not join")
         client = CpuMeter({SUBSCRIBER: psutil.Process(watcher.pid)})
         client.start()
-        column = ours(db, meter, jobs, prefix)
+        with submitting_as(db, ready[1] if mode == "broadcast" else None):
+            column = ours(db, meter, jobs, prefix)
         time.sleep(EVENTS_SETTLE_SECONDS)
         column.cpu |= client.stop()
     finally:
@@ -123,6 +146,34 @@ def ours_watched(db: psycopg.Connection, settings: Settings, meter: CpuMeter, jo
         out, _ = watcher.communicate(timeout=30)
     column.events = json.loads(out.splitlines()[-1])
     return column
+
+
+@contextlib.contextmanager
+def submitting_as(db: psycopg.Connection, user_id: str | None) -> Iterator[None]:
+    """``submit_job`` on ``db`` stamps ``user_id`` on the jobs (the JWT claims the gateway would set), put back
+    afterwards. Nothing changes for None."""
+    if user_id is None:
+        yield
+        return
+    db.execute("select set_config('request.jwt.claims', %s, false)", (claims_of(user_id),))
+    try:
+        yield
+    finally:
+        db.execute("select set_config('request.jwt.claims', '', false)")
+
+
+@contextlib.contextmanager
+def submit_limit_lifted(db: psycopg.Connection) -> Iterator[None]:
+    """The per-user submit rate limit out of the way while one user submits the bench's thousands of jobs, put
+    back afterwards (jobs without a user, the operator's, have none)."""
+    setting = "select value from jobqueue_private.settings where key = 'max_submits_per_client_per_minute'"
+    limit = db.execute(setting).fetchone()[0]
+    update = "update jobqueue_private.settings set value = %s where key = 'max_submits_per_client_per_minute'"
+    db.execute(update, ("100000000",))
+    try:
+        yield
+    finally:
+        db.execute(update, (limit,))
 
 
 def raw_pgmq(db_url: str, pg: psutil.Process, messages: int) -> Column:
@@ -218,18 +269,19 @@ def _cell(value: float | None, decimals: int) -> str:
 
 def print_table(columns: dict[str, Column], processes: list[str]) -> None:
     """The one table: rate, then CPU ms per job by process and in total, one column per system."""
-    width = 40
-    print(f"{'no-op jobs, same stack and database':<{width}}" + "".join(f"{name:>14}" for name in columns))
-    print(f"{'jobs/s':<{width}}" + "".join(f"{_cell(col.rate, 0):>14}" for col in columns.values()))
+    width, cell = 48, 16
+    print(f"{'no-op jobs, same stack and database':<{width}}" + "".join(f"{name:>{cell}}" for name in columns))
+    print(f"{'jobs/s':<{width}}" + "".join(f"{_cell(col.rate, 0):>{cell}}" for col in columns.values()))
     print(f"{'last done after the last submit, ms':<{width}}"
-          + "".join(f"{_cell(None if col.behind is None else col.behind * 1000, 0):>14}" for col in columns.values()))
+          + "".join(f"{_cell(None if col.behind is None else col.behind * 1000, 0):>{cell}}"
+                    for col in columns.values()))
     for name in processes:
         print(f"{'CPU ms/job, ' + name:<{width}}"
-              + "".join(f"{_cell(col.per_job_ms(name), 2):>14}" for col in columns.values()))
+              + "".join(f"{_cell(col.per_job_ms(name), 2):>{cell}}" for col in columns.values()))
     print(f"{'CPU ms/job, total (without the client)':<{width}}"
-          + "".join(f"{_total_ms(col):>14,.2f}" for col in columns.values()))
+          + "".join(f"{_total_ms(col):>{cell},.2f}" for col in columns.values()))
     print(f"{'Realtime events / job, final state seen':<{width}}" + "".join(
-        f"{_events(col):>14}" for col in columns.values()))
+        f"{_events(col):>{cell}}" for col in columns.values()))
 
 
 def _total_ms(column: Column) -> float:
@@ -264,10 +316,15 @@ def one_round(settings: Settings, stack: StackState, pg: psutil.Process, args: a
                 submit(db, f"warm-up-{n}")
             with profiled({"services": stack.services_pid, "worker": worker.pid}, profile):
                 columns = {"ours": ours(db, meter, args.jobs)}
-            columns["ours, watched"] = ours_watched(db, settings, meter, args.jobs)
-            if last:
-                latency["worker"], latency["done"] = latencies(db, worker, args.latency_jobs)
-                latency["events"] = asyncio.run(pending_event_latencies(settings, args.event_jobs, args.event_rate))
+            with submit_limit_lifted(db):
+                columns[WATCHED["changes"]] = ours_watched(db, settings, meter, args.jobs, "changes")
+                columns[USERS_JOBS] = ours_as_a_user(db, settings, meter, args.jobs)
+                columns[WATCHED["broadcast"]] = ours_watched(db, settings, meter, args.jobs, "broadcast")
+                if last:
+                    latency["worker"], latency["done"] = latencies(db, worker, args.latency_jobs)
+                    for mode in WATCHED:
+                        latency[f"events, {mode}"] = asyncio.run(pending_event_latencies(
+                            settings, args.event_jobs, args.event_rate, mode))
     finally:
         stop_worker(worker)
     columns["raw PGMQ"] = raw_pgmq(settings.db_url, pg, args.pgmq_messages)
@@ -312,27 +369,41 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     names = list(rounds[0])
     columns = {name: median_round([each[name] for each in rounds]) for name in names}
     ratios = sorted(each["ours"].rate / each["PgQueuer 1.x"].rate for each in rounds)
+    watched = {name: statistics.median(each[name].rate / each[base].rate for each in rounds)
+               for name, base in BASELINE.items()}
     print(f"bench_end_to_end: no-op jobs, worker concurrency {args.concurrency}, {os.cpu_count()} cores "
           f"(load average before: {load:.1f}); each column is the median of {args.rounds} rounds")
     print_table(columns, ["services (REST, Realtime, pg_net)", "worker", "PostgreSQL", "submitter", SUBSCRIBER])
-    print(f"{'ours / PgQueuer, median of rounds':<40}{ratios[len(ratios) // 2]:>14.2f}")
+    print(f"{'ours / PgQueuer, median of rounds':<48}{ratios[len(ratios) // 2]:>16.2f}")
+    for name, base in BASELINE.items():
+        print(f"{f'{name} / {base}, median of rounds':<48}{watched[name]:>16.2f}")
     for name in names:
-        print(f"{'jobs/s by round, ' + name:<40}" + ", ".join(f"{each[name].rate:,.0f}" for each in rounds))
+        print(f"{'jobs/s by round, ' + name:<48}" + ", ".join(f"{each[name].rate:,.0f}" for each in rounds))
     figures = {
-        "ours jobs/s": columns["ours"].rate, "ours, watched jobs/s": columns["ours, watched"].rate,
+        "ours jobs/s": columns["ours"].rate,
+        "ours, watched by postgres_changes jobs/s": columns[WATCHED["changes"]].rate,
+        "ours, a user's jobs jobs/s": columns[USERS_JOBS].rate,
+        "ours, watched on the private broadcast topic jobs/s": columns[WATCHED["broadcast"]].rate,
+        "watched by postgres_changes / unwatched": watched[WATCHED["changes"]],
+        "watched on the private topic / a user's unwatched": watched[WATCHED["broadcast"]],
         "raw PGMQ msgs/s": columns["raw PGMQ"].rate,
         "PgQueuer jobs/s": columns["PgQueuer 1.x"].rate, "ours / PgQueuer": ratios[len(ratios) // 2],
         "webhook commit → worker receives, p50 ms": percentile(latency["worker"], 50),
         "webhook commit → worker receives, p99 ms": percentile(latency["worker"], 99),
         "one job alone, commit → completed, p50 ms": percentile(latency["done"], 50),
         "one job alone, commit → completed, p99 ms": percentile(latency["done"], 99),
-        f"commit → Realtime callback at {args.event_rate:g} jobs/s, p50 ms": percentile(latency["events"], 50),
-        f"commit → Realtime callback at {args.event_rate:g} jobs/s, p99 ms": percentile(latency["events"], 99),
     }
-    for name, value in list(figures.items())[5:]:
-        print(f"{name:<48}{value:>8.1f}")
+    for mode, how in (("changes", "postgres_changes"), ("broadcast", "private broadcast")):
+        for share in (50, 99):
+            figures[f"commit → {how} callback at {args.event_rate:g} jobs/s, p{share} ms"] = percentile(
+                latency[f"events, {mode}"], share)
+    for name, value in list(figures.items())[9:]:
+        print(f"{name:<56}{value:>8.1f}")
     print("(worker row: our worker, nothing for raw PGMQ, the PgQueuer consumer; submitter: the client enqueuing;"
-          " ours, watched: ours while the notebook's live table subscribes to every change of job_results;"
+          " ours+changes: ours while a live table subscribes to every change of job_results by postgres_changes"
+          " (the operator's view); ours, a user's: the jobs submitted as one signed-in user, nobody watching;"
+          " ours+broadcast: the same while that user's live table listens on the private topic jobs:<user id>,"
+          " where the database broadcasts each change of their jobs;"
           " last done after the last submit: near 0 when the consumer keeps pace, so the submitter sets the rate)")
     return figures
 

@@ -1,45 +1,48 @@
-"""Commit → Realtime callback for jobs, at a steady submit rate with the worker running.
+"""Commit → Realtime callback for jobs, at a steady submit rate with the worker running, watched either way.
 
-A supabase ``AsyncClient`` (the service role: the bench's jobs have no user, so only the operator sees them)
-subscribes to every change of ``job_results``; jobs are submitted at ``rate`` per second, each ``submit_job`` its
-own transaction. The latency of a job is from the return of its committing call to the callback of its INSERT (the
-*pending* row); the worker's updates of the same rows (processing, completed) flow through the same channel
-meanwhile, so the channel carries three events a job.
+A supabase ``AsyncClient`` watches the jobs as ``job_watch.watch_jobs`` does: by ``postgres_changes`` as the service
+role (``changes``: the operator's view of every job), or signed in anonymously on its private topic ``jobs:<user
+id>`` (``broadcast``), the jobs then submitted as that user. Jobs are submitted at ``rate`` per second, each
+``submit_job`` its own transaction. The latency of a job is from the return of its committing call to the callback
+of its INSERT (the *pending* row); the worker's updates of the same rows (processing, completed) flow through the
+same channel meanwhile, so the channel carries three events a job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import psycopg
-from supabase import acreate_client
+from job_watch import claims_of, watch_jobs
 
 from jobqueue.settings import Settings
 
 DEADLINE_SECONDS = 30.0
 
 
-async def pending_event_latencies(settings: Settings, jobs: int, rate: float) -> list[float]:
-    """Milliseconds from each submit's commit to its INSERT event, submitting ``rate`` jobs per second."""
+async def pending_event_latencies(settings: Settings, jobs: int, rate: float, mode: str = "changes") -> list[float]:
+    """Milliseconds from each submit's commit to its INSERT event, submitting ``rate`` jobs per second. In
+    broadcast mode the user's submit rate limit must allow ``jobs`` a minute (the caller lifts it)."""
     arrived: dict[str, float] = {}
     all_in = asyncio.Event()
 
-    def on_change(payload: dict[str, object]) -> None:
-        data = payload["data"]
-        if data["type"] == "INSERT":
-            arrived.setdefault(str(data["record"]["job_id"]), time.perf_counter())
+    def on_change(operation: str, record: Mapping[str, Any]) -> None:
+        if operation == "INSERT" and str(record.get("task_name", "")).startswith("events-"):
+            arrived.setdefault(str(record["job_id"]), time.perf_counter())
             if len(arrived) >= jobs:
                 all_in.set()
 
-    client = await acreate_client(settings.supabase_url, settings.service_role_key)
-    channel = client.channel("bench-job-events").on_postgres_changes("*", on_change, schema="public",
-                                                                    table="job_results")
-    await channel.subscribe()
+    key = settings.anon_key if mode == "broadcast" else settings.service_role_key
+    client, user_id = await watch_jobs(settings.supabase_url, key, mode, on_change)
     await asyncio.sleep(0.5)  # joined on the server before the first commit
     committed: dict[str, float] = {}
     try:
         async with await psycopg.AsyncConnection.connect(settings.db_url, autocommit=True) as db:
+            if user_id is not None:
+                await db.execute("select set_config('request.jwt.claims', %s, false)", (claims_of(user_id),))
             start = time.perf_counter()
             for n in range(jobs):
                 await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))

@@ -1,0 +1,45 @@
+"""The two ways a live table watches jobs, for the benches: ``postgres_changes`` on ``job_results`` (the operator's
+view, with the service-role key), or a signed-in user's private topic ``jobs:<user id>``, where the database
+broadcasts each change of that user's jobs (``realtime.broadcast_changes`` from a trigger). Either way the
+callback gets the operation and the row."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from supabase import AsyncClient, acreate_client
+
+MODES = ("changes", "broadcast")
+OnChange = Callable[[str, Mapping[str, Any]], None]
+
+
+async def watch_jobs(url: str, key: str, mode: str, on_change: OnChange) -> tuple[AsyncClient, str | None]:
+    """A client subscribed in ``mode`` (``key``: the service role's for changes, the anon key for broadcast);
+    returns it once joined, with the user id whose jobs it receives (None: every job, the operator's view)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    client = await acreate_client(url, key)
+    joined = asyncio.Event()
+    user_id = None
+    if mode == "broadcast":
+        session = (await client.auth.sign_in_anonymously()).session
+        await client.realtime.set_auth(session.access_token)
+        user_id = session.user.id
+        channel = client.channel(f"jobs:{user_id}", {"config": {"private": True}}).on_broadcast(
+            "*", lambda message: on_change(message["payload"]["operation"], message["payload"].get("record") or {}))
+    else:
+        channel = client.channel("bench-live-table").on_postgres_changes(
+            "*", lambda payload: on_change(payload["data"]["type"], payload["data"].get("record") or {}),
+            schema="public", table="job_results")
+    await channel.subscribe(lambda status, _error: joined.set() if status.value == "SUBSCRIBED" else None)
+    await joined.wait()
+    return client, user_id
+
+
+def claims_of(user_id: str) -> str:
+    """The JWT claims the gateway would set for ``user_id``: set them as ``request.jwt.claims`` on a connection
+    and ``submit_job`` there submits as that user."""
+    return json.dumps({"sub": user_id, "role": "authenticated"})
