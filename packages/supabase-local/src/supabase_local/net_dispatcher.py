@@ -4,8 +4,8 @@ It is woken by NOTIFY (sent at commit by a trigger on ``net.http_request_queue``
 wake claims queued rows with ``delete ... for update skip locked`` (as pg_net does, a claimed request is
 sent at most once; the job queue above it retries), sends them with at most ``max_concurrency`` in flight,
 and writes the responses to ``net._http_response``: at once when the last write is ``RECORD_INTERVAL_SECONDS``
-old, else when it will be, one statement for every response that came back meanwhile. Responses older than ``pg_net.ttl``
-(default 6 hours) are deleted at the moment they expire.
+old, else when it will be, one statement for every response that came back meanwhile. Responses older than
+``pg_net.ttl`` (default 6 hours) are deleted at the moment they expire.
 """
 
 from __future__ import annotations
