@@ -15,7 +15,7 @@ from supabase import AsyncClient, Client, acreate_client, create_client
 
 from jobqueue.settings import Settings
 from supabase_local.testing import Inbox, record
-from tests.schema_helpers import call, count_rows
+from tests.schema_helpers import call, claim, count_rows, fail
 from tests.users import asigned_in, signed_in, user_id
 
 pytestmark = pytest.mark.usefixtures("provisioned")
@@ -137,8 +137,8 @@ def test_a_retried_job_keeps_its_key_when_only_another_user_holds_it(anna: Clien
                                                                      db: psycopg.Connection) -> None:
     key = f"key-{uuid.uuid4()}"
     failed, bens = submit(anna, idempotency_key=key), submit(ben, idempotency_key=key)
-    call(db, "select public.mark_job_processing(%(j)s, %(m)s, 60)", {"j": failed["job_id"], "m": failed["msg_id"]})
-    call(db, "select public.mark_job_failed(%(j)s, 'gave up', 0, 1)", {"j": failed["job_id"]})
+    claim(db, failed)
+    fail(db, failed, "gave up", max_attempts=1)
     assert call(db, "select public.retry_failed_jobs(job_ids => %(ids)s) as n", {"ids": [failed["job_id"]]}) == [
         {"n": 1}]
     assert submit(anna, idempotency_key=key)["job_id"] == failed["job_id"] != bens["job_id"]

@@ -6,24 +6,13 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from tests.schema_helpers import call, expire_lease, message, submit
+from tests.schema_helpers import call, claim, expire_lease, fail, message, submit
 
 pytestmark = pytest.mark.usefixtures("provisioned")
 
 
-def claim(db: psycopg.Connection, job: dict, lease: int = 60) -> list[dict]:
-    return call(db, "select * from public.mark_job_processing(%(j)s, %(m)s, %(l)s)",
-                {"j": job["job_id"], "m": job["msg_id"], "l": lease})
-
-
 def complete(db: psycopg.Connection, job: dict, result: str = "done") -> list[dict]:
     return call(db, "select * from public.mark_job_completed(%(j)s, %(r)s)", {"j": job["job_id"], "r": result})
-
-
-def fail(db: psycopg.Connection, job: dict, error: str = "boom", retry_in: int = 0,
-         max_attempts: int | None = None) -> list[dict]:
-    return call(db, "select * from public.mark_job_failed(%(j)s, %(e)s, %(r)s, %(m)s)",
-                {"j": job["job_id"], "e": error, "r": retry_in, "m": max_attempts})
 
 
 def test_claim_leases_the_message_and_marks_processing(db):
