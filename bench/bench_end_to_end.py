@@ -27,7 +27,6 @@ import dataclasses
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ import psutil
 import psycopg
 from _support import CpuMeter, percentile, postmaster, profiled, temporary_stack
 from job_events import pending_event_latencies
-from job_watch import claims_of
+from job_watch import SET_CLAIMS, claims_of, key_for
 from pgqueuer import PsycopgDriver, Queries
 from pgqueuer_consumer import ENTRYPOINT
 from supabase import create_client
@@ -128,9 +127,9 @@ def ours_watched(db: psycopg.Connection, settings: Settings, meter: CpuMeter, jo
     jobs then submitted as that user. Its CPU is shown as the subscriber's and left out of the total, as a
     browser's would be."""
     prefix = f"watched-{mode}-"
-    key = settings.anon_key if mode == "broadcast" else settings.service_role_key
     watcher = subprocess.Popen([sys.executable, str(HERE / "live_table.py"), "--url", settings.supabase_url,
-                                "--key", key, "--prefix", prefix, "--mode", mode], stdout=subprocess.PIPE, text=True)
+                                "--key", key_for(settings, mode), "--prefix", prefix, "--mode", mode],
+                               stdout=subprocess.PIPE, text=True)
     try:
         ready = watcher.stdout.readline().split()
         if not ready or ready[0] != "ready":
@@ -155,11 +154,11 @@ def submitting_as(db: psycopg.Connection, user_id: str | None) -> Iterator[None]
     if user_id is None:
         yield
         return
-    db.execute("select set_config('request.jwt.claims', %s, false)", (claims_of(user_id),))
+    db.execute(SET_CLAIMS, (claims_of(user_id),))
     try:
         yield
     finally:
-        db.execute("select set_config('request.jwt.claims', '', false)")
+        db.execute(SET_CLAIMS, ("",))
 
 
 @contextlib.contextmanager
@@ -368,13 +367,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             rounds.append(columns)
     names = list(rounds[0])
     columns = {name: median_round([each[name] for each in rounds]) for name in names}
-    ratios = sorted(each["ours"].rate / each["PgQueuer 1.x"].rate for each in rounds)
-    watched = {name: statistics.median(each[name].rate / each[base].rate for each in rounds)
+    ratio = sorted(each["ours"].rate / each["PgQueuer 1.x"].rate for each in rounds)[len(rounds) // 2]
+    watched = {name: sorted(each[name].rate / each[base].rate for each in rounds)[len(rounds) // 2]
                for name, base in BASELINE.items()}
     print(f"bench_end_to_end: no-op jobs, worker concurrency {args.concurrency}, {os.cpu_count()} cores "
           f"(load average before: {load:.1f}); each column is the median of {args.rounds} rounds")
     print_table(columns, ["services (REST, Realtime, pg_net)", "worker", "PostgreSQL", "submitter", SUBSCRIBER])
-    print(f"{'ours / PgQueuer, median of rounds':<48}{ratios[len(ratios) // 2]:>16.2f}")
+    print(f"{'ours / PgQueuer, median of rounds':<48}{ratio:>16.2f}")
     for name, base in BASELINE.items():
         print(f"{f'{name} / {base}, median of rounds':<48}{watched[name]:>16.2f}")
     for name in names:
@@ -387,7 +386,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "watched by postgres_changes / unwatched": watched[WATCHED["changes"]],
         "watched on the private topic / a user's unwatched": watched[WATCHED["broadcast"]],
         "raw PGMQ msgs/s": columns["raw PGMQ"].rate,
-        "PgQueuer jobs/s": columns["PgQueuer 1.x"].rate, "ours / PgQueuer": ratios[len(ratios) // 2],
+        "PgQueuer jobs/s": columns["PgQueuer 1.x"].rate, "ours / PgQueuer": ratio,
+    }
+    latencies_ms = {
         "webhook commit → worker receives, p50 ms": percentile(latency["worker"], 50),
         "webhook commit → worker receives, p99 ms": percentile(latency["worker"], 99),
         "one job alone, commit → completed, p50 ms": percentile(latency["done"], 50),
@@ -395,10 +396,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     }
     for mode, how in (("changes", "postgres_changes"), ("broadcast", "private broadcast")):
         for share in (50, 99):
-            figures[f"commit → {how} callback at {args.event_rate:g} jobs/s, p{share} ms"] = percentile(
+            latencies_ms[f"commit → {how} callback at {args.event_rate:g} jobs/s, p{share} ms"] = percentile(
                 latency[f"events, {mode}"], share)
-    for name, value in list(figures.items())[9:]:
+    for name, value in latencies_ms.items():
         print(f"{name:<56}{value:>8.1f}")
+    figures |= latencies_ms
     print("(worker row: our worker, nothing for raw PGMQ, the PgQueuer consumer; submitter: the client enqueuing;"
           " ours+changes: ours while a live table subscribes to every change of job_results by postgres_changes"
           " (the operator's view); ours, a user's: the jobs submitted as one signed-in user, nobody watching;"

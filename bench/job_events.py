@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
-from job_watch import claims_of, watch_jobs
+from job_watch import SET_CLAIMS, claims_of, key_for, watch_jobs
 
 from jobqueue.settings import Settings
 
@@ -35,14 +35,13 @@ async def pending_event_latencies(settings: Settings, jobs: int, rate: float, mo
             if len(arrived) >= jobs:
                 all_in.set()
 
-    key = settings.anon_key if mode == "broadcast" else settings.service_role_key
-    client, user_id = await watch_jobs(settings.supabase_url, key, mode, on_change)
+    client, user_id = await watch_jobs(settings.supabase_url, key_for(settings, mode), mode, on_change)
     await asyncio.sleep(0.5)  # joined on the server before the first commit
     committed: dict[str, float] = {}
     try:
         async with await psycopg.AsyncConnection.connect(settings.db_url, autocommit=True) as db:
             if user_id is not None:
-                await db.execute("select set_config('request.jwt.claims', %s, false)", (claims_of(user_id),))
+                await db.execute(SET_CLAIMS, (claims_of(user_id),))
             start = time.perf_counter()
             for n in range(jobs):
                 await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))

@@ -12,13 +12,23 @@ from typing import Any
 
 from supabase import AsyncClient, acreate_client
 
+from jobqueue.settings import Settings
+
 MODES = ("changes", "broadcast")
 OnChange = Callable[[str, Mapping[str, Any]], None]
+# Run on a connection with ``claims_of(user id)``: ``submit_job`` there submits as that user.
+SET_CLAIMS = "select set_config('request.jwt.claims', %s, false)"
+
+
+def key_for(settings: Settings, mode: str) -> str:
+    """The key a watcher in ``mode`` uses: the anon key, to sign in, for broadcast; the service role's (every
+    job, the operator's view) for changes."""
+    return settings.anon_key if mode == "broadcast" else settings.service_role_key
 
 
 async def watch_jobs(url: str, key: str, mode: str, on_change: OnChange) -> tuple[AsyncClient, str | None]:
-    """A client subscribed in ``mode`` (``key``: the service role's for changes, the anon key for broadcast);
-    returns it once joined, with the user id whose jobs it receives (None: every job, the operator's view)."""
+    """A client subscribed in ``mode`` with ``key`` (``key_for``); returns it once joined, with the user id whose
+    jobs it receives (None: every job, the operator's view)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     client = await acreate_client(url, key)
@@ -40,6 +50,5 @@ async def watch_jobs(url: str, key: str, mode: str, on_change: OnChange) -> tupl
 
 
 def claims_of(user_id: str) -> str:
-    """The JWT claims the gateway would set for ``user_id``: set them as ``request.jwt.claims`` on a connection
-    and ``submit_job`` there submits as that user."""
+    """The JWT claims the gateway would set for ``user_id``, for ``SET_CLAIMS``."""
     return json.dumps({"sub": user_id, "role": "authenticated"})
