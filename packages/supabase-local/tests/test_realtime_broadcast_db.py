@@ -86,6 +86,23 @@ async def test_a_user_receives_sends_on_their_own_private_topic(users: MakeUser,
     assert message["event"] == "ping" and message["payload"]["n"] == 1 and message["payload"]["id"]
 
 
+async def test_payloads_arrive_as_sent_whatever_their_size(users: MakeUser, db: psycopg.Connection,
+                                                          prefix: str) -> None:
+    """The gateway puts a message's payload into the frame as Postgres wrote it; one too large for a notification
+    is read back from ``realtime.messages``. Both arrive whole, newlines, quotes and non-ASCII text included."""
+    anna = await users()
+    topic = f"{prefix}:{await user_id(anna)}"
+    inbox = Inbox()
+    assert (await join(anna, topic, True, inbox))[0] == "SUBSCRIBED"
+    small = {"text": 'line one\nline "two" ünïcode', "nested": {"list": [1, 2.5, None, True]}, "empty": {}}
+    large = {"text": "x" * 20_000, "nested": small}
+    send(db, topic, small)
+    send(db, topic, large)
+    first, second = await inbox.take(2)
+    for message, sent in ((first, small), (second, large)):
+        assert {key: value for key, value in message["payload"].items() if key != "id"} == sent
+
+
 async def test_another_user_cannot_join_that_topic(users: MakeUser, prefix: str) -> None:
     anna, ben = await users(), await users()
     topic = f"{prefix}:{await user_id(anna)}"

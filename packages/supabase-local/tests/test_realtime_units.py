@@ -17,7 +17,7 @@ from supabase_local.realtime.fanout import Patience, fan_out
 from supabase_local.realtime.filters import FilterError, matches_all, parse_filter
 from supabase_local.realtime.outbox import Outbox
 from supabase_local.realtime.presence import PresenceBoard
-from supabase_local.realtime.protocol import Frame, ProtocolError, Serializer, push
+from supabase_local.realtime.protocol import Frame, ProtocolError, RawJson, Serializer, push
 
 COLUMNS = {"id": "int8", "status": "text", "done": "bool", "price": "numeric", "at": "timestamptz"}
 
@@ -90,6 +90,21 @@ def test_v2_database_broadcasts_carry_their_id_as_metadata() -> None:
     start = 5 + topic_size + event_size
     assert json.loads(binary[start:start + meta_size]) == {"id": "m1"}
     assert json.loads(binary[start + meta_size:]) == {"a": 1}
+
+
+def test_a_raw_json_payload_goes_into_every_frame_form_unparsed() -> None:
+    raw = RawJson('{"a": [1, 2.5], "b": "x\\ny"}')
+    payload = {"type": "broadcast", "event": "e", "payload": raw, "meta": {"id": "m1"}}
+    expected = {"type": "broadcast", "event": "e", "payload": {"a": [1, 2.5], "b": "x\ny"}, "meta": {"id": "m1"}}
+    v1 = Serializer("1.0.0").encode(push("realtime:t", "broadcast", payload))
+    assert json.loads(v1) == {"event": "broadcast", "payload": expected, "ref": None, "topic": "realtime:t"}
+    binary = Serializer("2.0.0").encode(push("realtime:t", "broadcast", payload))
+    assert isinstance(binary, bytes) and binary.endswith(raw.encode())
+    long_topic = "realtime:" + "t" * 300  # too long for the binary header: the JSON array form
+    array = Serializer("2.0.0").encode(push(long_topic, "broadcast", payload))
+    assert json.loads(array) == [None, None, long_topic, "broadcast", expected]
+    alone = Serializer("1.0.0").encode(push("realtime:t", "broadcast", {"payload": RawJson("null")}))
+    assert json.loads(alone)["payload"] == {"payload": None}
 
 
 def test_presence_board_diffs() -> None:

@@ -24,7 +24,7 @@ import structlog
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from supabase_local.realtime.protocol import push
+from supabase_local.realtime.protocol import RawJson, push
 from supabase_local.realtime.registry import Registry, channel_key
 
 log = structlog.get_logger(__name__)
@@ -35,8 +35,9 @@ BACKOFF_MIN_SECONDS = 0.05
 BACKOFF_MAX_SECONDS = 2.0
 SWEEP_EVERY_SECONDS = 3600.0
 SWEEP = "delete from realtime.messages where inserted_at < now() - interval '72 hours'"
-READ_BACK = ("select id, topic, event, coalesce(private, false), payload from realtime.messages "
-             "where id = %s and inserted_at = %s")
+READ_BACK = ("select id, topic, event, coalesce(private, false), coalesce(payload::text, 'null') "
+             "from realtime.messages where id = %s and inserted_at = %s")
+ROUTING = ("id", "topic", "event", "private")
 
 
 class MessageFeed:
@@ -89,19 +90,21 @@ class MessageFeed:
             await asyncio.sleep(SWEEP_EVERY_SECONDS)
 
     async def _handle(self, raw: str) -> None:
+        head, newline, payload = raw.partition("\n")  # the JSON line escapes its own newlines
         try:
-            note = json.loads(raw)
+            note = json.loads(head)
         except ValueError:
             log.warning("realtime.broadcast_unreadable", payload=raw[:200])
             return
-        if "topic" not in note:
-            note = await self._read_back(note)
-            if note is None:
+        if not newline:
+            read = await self._read_back(note)
+            if read is None:
                 return
-        self.deliver(note)
+            note, payload = read
+        self.deliver(note, RawJson(payload))
 
-    async def _read_back(self, note: dict[str, Any]) -> dict[str, Any] | None:
-        """The row of a message too large for its notification."""
+    async def _read_back(self, note: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+        """The routing fields and payload of a message too large for its notification."""
         try:
             async with self._pool.connection() as conn:
                 cur = await conn.execute(READ_BACK, (note.get("id"), note.get("inserted_at")))
@@ -111,16 +114,17 @@ class MessageFeed:
             return None
         if row is None:
             return None
-        return dict(zip(("id", "topic", "event", "private", "payload"), row, strict=True))
+        return dict(zip(ROUTING, row[:-1], strict=True)), row[-1]
 
-    def deliver(self, note: dict[str, Any]) -> None:
-        """Queue one message to every join of its topic with the same privacy."""
+    def deliver(self, note: dict[str, Any], payload: RawJson) -> None:
+        """Queue one message (its routing fields and its payload's JSON) to every join of its topic with the
+        same privacy."""
         topic = TOPIC_PREFIX + str(note["topic"])
         members = self._registry.members(channel_key(topic, bool(note.get("private"))))
         if not members:
             return
-        frame = push(topic, "broadcast", {"type": "broadcast", "event": note.get("event"),
-                                          "payload": note.get("payload"), "meta": {"id": note.get("id")}})
+        frame = push(topic, "broadcast", {"type": "broadcast", "event": note.get("event"), "payload": payload,
+                                          "meta": {"id": note.get("id")}})
         for member in members:
             member.deliver(frame)
         self.delivered_count += len(members)
