@@ -121,11 +121,12 @@ def ours_as_a_user(db: psycopg.Connection, settings: Settings, meter: CpuMeter, 
         return ours(db, meter, jobs, "users-")
 
 
-def ours_watched(db: psycopg.Connection, settings: Settings, meter: CpuMeter, jobs: int, mode: str) -> Column:
+def ours_watched(db: psycopg.Connection, settings: Settings, meter: CpuMeter, jobs: int, mode: str,
+                 services_pid: int, profile: Path | None) -> Column:
     """``ours`` while the notebook's live table (``live_table.py``, its own process) receives every change of the
     jobs: by ``postgres_changes`` as the operator (``changes``), or on a user's private topic (``broadcast``), the
     jobs then submitted as that user. Its CPU is shown as the subscriber's and left out of the total, as a
-    browser's would be."""
+    browser's would be. With ``profile``, the services and the subscriber are profiled as ``<name>-<mode>``."""
     prefix = f"watched-{mode}-"
     watcher = subprocess.Popen([sys.executable, str(HERE / "live_table.py"), "--url", settings.supabase_url,
                                 "--key", key_for(settings, mode), "--prefix", prefix, "--mode", mode],
@@ -136,7 +137,8 @@ def ours_watched(db: psycopg.Connection, settings: Settings, meter: CpuMeter, jo
             raise RuntimeError("the live table subscriber did not join")
         client = CpuMeter({SUBSCRIBER: psutil.Process(watcher.pid)})
         client.start()
-        with submitting_as(db, ready[1] if mode == "broadcast" else None):
+        with (submitting_as(db, ready[1] if mode == "broadcast" else None),
+              profiled({f"services-{mode}": services_pid, f"subscriber-{mode}": watcher.pid}, profile)):
             column = ours(db, meter, jobs, prefix)
         time.sleep(EVENTS_SETTLE_SECONDS)
         column.cpu |= client.stop()
@@ -316,9 +318,11 @@ def one_round(settings: Settings, stack: StackState, pg: psutil.Process, args: a
             with profiled({"services": stack.services_pid, "worker": worker.pid}, profile):
                 columns = {"ours": ours(db, meter, args.jobs)}
             with submit_limit_lifted(db):
-                columns[WATCHED["changes"]] = ours_watched(db, settings, meter, args.jobs, "changes")
+                columns[WATCHED["changes"]] = ours_watched(db, settings, meter, args.jobs, "changes",
+                                                             stack.services_pid, profile)
                 columns[USERS_JOBS] = ours_as_a_user(db, settings, meter, args.jobs)
-                columns[WATCHED["broadcast"]] = ours_watched(db, settings, meter, args.jobs, "broadcast")
+                columns[WATCHED["broadcast"]] = ours_watched(db, settings, meter, args.jobs,
+                                                               "broadcast", stack.services_pid, profile)
                 if last:
                     latency["worker"], latency["done"] = latencies(db, worker, args.latency_jobs)
                     for mode in WATCHED:
@@ -350,8 +354,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                         "commit → Realtime callback latency")
     parser.add_argument("--event-rate", type=float, default=50.0, help="jobs per second for the Realtime latency")
     parser.add_argument("--concurrency", type=int, default=20, help="the worker's concurrency")
-    parser.add_argument("--profile", type=Path, help="write py-spy profiles of each process's first throughput "
-                        "run here (py-spy costs CPU too: take figures from a run without it)")
+    parser.add_argument("--profile", type=Path, help="write py-spy profiles of each process in the first round's "
+                        "throughput runs here (py-spy costs CPU too: take figures from a run without it)")
     args = parser.parse_args(argv)
     load = os.getloadavg()[0]
     rounds: list[dict[str, Column]] = []
