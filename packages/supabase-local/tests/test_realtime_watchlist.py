@@ -111,7 +111,7 @@ async def test_a_broadcast_to_a_topic_nobody_joined_is_kept_and_not_notified(
             admin_db.execute("select realtime.send('{}', 'note', %s, false)", (topic,))
         topics = []
         for note in listener.notifies(timeout=5):
-            topics.append(json.loads(note.payload)["topic"])
+            topics.append(json.loads(note.payload.partition("\n")[0])["topic"])  # the routing line
             if topics[-1] == watched:
                 break
     assert watched in topics and alone not in topics
