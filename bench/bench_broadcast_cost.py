@@ -14,23 +14,17 @@ what delivering the broadcasts costs.
 from __future__ import annotations
 
 import argparse
-import json
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import psutil
 import psycopg
 from _support import CpuMeter, postmaster, temporary_stack
-from supabase import create_client
+from live_table import LiveTableProcess
 
 from jobqueue.provision import provision
 from jobqueue.settings import Settings, load_settings
 from supabase_local.state import STATE_DIR_ENV
 
-HERE = Path(__file__).resolve().parent
 PREFIX = "paced-"
 PROCESSES = ("services", "PostgreSQL", "subscriber")
 INSERT = ("insert into public.job_results (task_name, user_id) select %s || n, %s::uuid "
@@ -51,35 +45,27 @@ def paced_jobs(db: psycopg.Connection, user_id: str, jobs: int, rate: float, bat
         db.execute(COMPLETED, (ids,))
 
 
-def one_run(settings: Settings, meter: CpuMeter, args: argparse.Namespace, watched: bool) -> dict[str, float]:
+def one_run(settings: Settings, stack_processes: dict[str, psutil.Process], args: argparse.Namespace,
+            watched: bool) -> dict[str, float]:
     """CPU ms per job of each process, with the live table joined to the user's topic or with nobody joined."""
-    watcher = subprocess.Popen([sys.executable, str(HERE / "live_table.py"), "--url", settings.supabase_url,
-                                "--key", settings.anon_key, "--prefix", PREFIX, "--mode", "broadcast"],
-                               stdout=subprocess.PIPE, text=True)
-    try:
-        ready = watcher.stdout.readline().split()
-        if len(ready) != 2:
-            raise RuntimeError("the live table subscriber did not join")
-        user_id = ready[1]
-        if not watched:  # the user's topic left: the rows are written and broadcast, nobody receives them
-            watcher.send_signal(signal.SIGTERM)
-            watcher.communicate(timeout=30)
-            time.sleep(SETTLE_SECONDS)
-        subscriber = {"subscriber": psutil.Process(watcher.pid)} if watched else {}
-        run_meter = CpuMeter(meter.processes | subscriber, with_children=meter.with_children)
-        with psycopg.connect(settings.db_url, autocommit=True) as db:
-            run_meter.start()
-            paced_jobs(db, user_id, args.jobs, args.rate, args.batch)
-            time.sleep(SETTLE_SECONDS)
-            spent = run_meter.stop()
-    finally:
-        if watcher.poll() is None:
-            watcher.send_signal(signal.SIGTERM)
+    watcher = LiveTableProcess.start(settings.supabase_url, settings.anon_key, PREFIX, "broadcast")
+    processes = stack_processes
     if watched:
-        out, _ = watcher.communicate(timeout=30)
-        counts = json.loads(out.splitlines()[-1])
-        if counts["completed_jobs"] != args.jobs:
-            raise RuntimeError(f"the live table saw {counts['completed_jobs']} of {args.jobs} jobs complete")
+        processes = stack_processes | {"subscriber": psutil.Process(watcher.pid)}
+    else:  # the user's topic left: the rows are written and broadcast, nobody receives them
+        watcher.stop()
+        time.sleep(SETTLE_SECONDS)
+    meter = CpuMeter(processes, with_children=frozenset({"PostgreSQL"}))
+    try:
+        with psycopg.connect(settings.db_url, autocommit=True) as db:
+            meter.start()
+            paced_jobs(db, watcher.user_id, args.jobs, args.rate, args.batch)
+            time.sleep(SETTLE_SECONDS)
+            spent = meter.stop()
+    finally:
+        counts = watcher.stop() if watched else None
+    if counts is not None and counts["completed_jobs"] != args.jobs:
+        raise RuntimeError(f"the live table saw {counts['completed_jobs']} of {args.jobs} jobs complete")
     return {name: spent.get(name, 0.0) * 1000 / args.jobs for name in PROCESSES}
 
 
@@ -94,12 +80,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     with temporary_stack() as stack:
         settings = load_settings({STATE_DIR_ENV: stack.root}, root=stack.path)
         provision(settings)
-        create_client(settings.supabase_url, settings.anon_key)  # the client's imports paid before measuring
-        meter = CpuMeter({"services": psutil.Process(stack.services_pid), "PostgreSQL": postmaster(stack.pgdata)},
-                         with_children=frozenset({"PostgreSQL"}))
+        stack_processes = {"services": psutil.Process(stack.services_pid), "PostgreSQL": postmaster(stack.pgdata)}
         for _ in range(args.rounds):
             for watched in (False, True):
-                runs[watched].append(one_run(settings, meter, args, watched))
+                runs[watched].append(one_run(settings, stack_processes, args, watched))
     median = {watched: {name: sorted(run[name] for run in each)[len(each) // 2] for name in PROCESSES}
               for watched, each in runs.items()}
     print(f"bench_broadcast_cost: {args.jobs} jobs a run at {args.rate:g}/s, {args.batch} a transaction, three "

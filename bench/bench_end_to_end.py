@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -41,6 +40,7 @@ import psycopg
 from _support import CpuMeter, percentile, postmaster, profiled, temporary_stack
 from job_events import pending_event_latencies
 from job_watch import SET_CLAIMS, claims_of, key_for
+from live_table import LiveTableProcess
 from pgqueuer import PsycopgDriver, Queries
 from pgqueuer_consumer import ENTRYPOINT
 from supabase import create_client
@@ -128,24 +128,18 @@ def ours_watched(db: psycopg.Connection, settings: Settings, meter: CpuMeter, jo
     jobs then submitted as that user. Its CPU is shown as the subscriber's and left out of the total, as a
     browser's would be. With ``profile``, the services and the subscriber are profiled as ``<name>-<mode>``."""
     prefix = f"watched-{mode}-"
-    watcher = subprocess.Popen([sys.executable, str(HERE / "live_table.py"), "--url", settings.supabase_url,
-                                "--key", key_for(settings, mode), "--prefix", prefix, "--mode", mode],
-                               stdout=subprocess.PIPE, text=True)
+    watcher = LiveTableProcess.start(settings.supabase_url, key_for(settings, mode), prefix, mode)
     try:
-        ready = watcher.stdout.readline().split()
-        if not ready or ready[0] != "ready":
-            raise RuntimeError("the live table subscriber did not join")
         client = CpuMeter({SUBSCRIBER: psutil.Process(watcher.pid)})
         client.start()
-        with (submitting_as(db, ready[1] if mode == "broadcast" else None),
+        with (submitting_as(db, watcher.user_id),
               profiled({f"services-{mode}": services_pid, f"subscriber-{mode}": watcher.pid}, profile)):
             column = ours(db, meter, jobs, prefix)
         time.sleep(EVENTS_SETTLE_SECONDS)
         column.cpu |= client.stop()
     finally:
-        watcher.send_signal(signal.SIGTERM)
-        out, _ = watcher.communicate(timeout=30)
-    column.events = json.loads(out.splitlines()[-1])
+        events = watcher.stop()
+    column.events = events
     return column
 
 

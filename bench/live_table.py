@@ -6,6 +6,8 @@ with ``--prefix``. On SIGTERM it prints one JSON line: events received, and the 
 arrived, so the bench can check that every job's final state reached the subscriber.
 
     python bench/live_table.py --url URL --key KEY --prefix throughput- [--mode changes|broadcast]
+
+The benches run it with ``LiveTableProcess``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import argparse
 import asyncio
 import json
 import signal
+import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from job_watch import MODES, watch_jobs
@@ -41,6 +45,37 @@ async def watch(url: str, key: str, prefix: str, mode: str) -> dict[str, int]:
     await stop.wait()
     await client.realtime.remove_all_channels()
     return {"events": events, "completed_jobs": len(completed)}
+
+
+@dataclass
+class LiveTableProcess:
+    """This script as a process of its own, joined; ``user_id`` is the user whose jobs it receives in broadcast
+    mode (None in changes mode: every job)."""
+
+    process: subprocess.Popen[str]
+    user_id: str | None
+
+    @classmethod
+    def start(cls, url: str, key: str, prefix: str, mode: str) -> LiveTableProcess:
+        """Start it and wait until it has joined."""
+        process = subprocess.Popen([sys.executable, __file__, "--url", url, "--key", key, "--prefix", prefix,
+                                    "--mode", mode], stdout=subprocess.PIPE, text=True)
+        ready = process.stdout.readline().split()
+        if not ready or ready[0] != "ready":
+            process.kill()
+            process.wait()
+            raise RuntimeError("the live table subscriber did not join")
+        return cls(process, ready[1] if len(ready) > 1 else None)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> dict[str, int]:
+        """End it; the counts it printed."""
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=30)
+        return json.loads(out.splitlines()[-1])
 
 
 def main() -> None:
