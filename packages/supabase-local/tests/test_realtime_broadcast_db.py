@@ -17,6 +17,7 @@ from supabase import AsyncClient, acreate_client
 
 from stack_support.auth import user_token
 from stack_support.realtime import Inbox, published_table
+from supabase_local.pg_listener import Listener
 from supabase_local.realtime.broadcasts import MessageFeed
 from supabase_local.realtime.registry import Registry
 from supabase_local.state import StackState
@@ -256,7 +257,7 @@ async def test_messages_older_than_72_hours_are_swept(stack: StackState, admin_d
         admin_db.execute("insert into realtime.messages (topic, extension, payload, event, inserted_at) "
                          "values (%s, 'broadcast', '{}', 'old', now() - %s::interval)", (topic, age))
     async with AsyncConnectionPool(stack.admin_url, min_size=1, max_size=1, kwargs={"autocommit": True}) as pool:
-        assert await MessageFeed(stack.admin_url, pool, Registry(), _nothing).sweep() >= 1
+        assert await MessageFeed(pool, Listener(stack.admin_url), Registry(), _nothing).sweep() >= 1
     left = admin_db.execute("select count(*) from realtime.messages where topic = %s", (topic,)).fetchone()
     assert left == (1,)
 

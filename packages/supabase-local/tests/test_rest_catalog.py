@@ -3,6 +3,7 @@ the cache the listener swapped in meanwhile, without asking the database."""
 
 from __future__ import annotations
 
+from supabase_local.pg_listener import Listener
 from supabase_local.rest.catalog import Catalog
 from supabase_local.rest.errors import table_not_found
 from supabase_local.rest.schema_cache import SchemaCache
@@ -18,7 +19,7 @@ class Unreachable:
 
 
 async def test_a_miss_retries_on_the_cache_swapped_in_meanwhile():
-    catalog = Catalog("postgresql://unused", SCHEMAS, Unreachable())  # type: ignore[arg-type]
+    catalog = Catalog("postgresql://unused", SCHEMAS, Unreachable(), Listener("postgresql://unused"))  # type: ignore[arg-type]
     old, new = SchemaCache(SCHEMAS, version=1), SchemaCache(SCHEMAS, version=2)
     catalog.cache = old
     seen: list[SchemaCache] = []

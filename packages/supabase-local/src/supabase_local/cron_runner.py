@@ -21,7 +21,7 @@ from psycopg.rows import class_row
 from starlette.routing import BaseRoute
 
 from supabase_local.cron_schedule import InvalidSchedule, Schedule
-from supabase_local.pg_listener import ChannelListener
+from supabase_local.pg_listener import Listener
 from supabase_local.state import StackState
 
 log = structlog.get_logger(__name__)
@@ -69,10 +69,11 @@ class CronRunner:
 
     name = "pg_cron"
 
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, listener: Listener) -> None:
         self._db_url = db_url
         self._changed = asyncio.Event()
-        self._listener = ChannelListener(db_url, CHANNEL, self._changed.set, owner=self.name)
+        self._listener = listener
+        listener.subscribe(self.name, [CHANNEL], lambda _note: self._changed.set(), self._catch_up)
         self._jobs: dict[int, tuple[CronJob, Schedule]] = {}
         self._due: dict[int, datetime] = {}
         self._reported_invalid: set[tuple[int, str]] = set()
@@ -81,9 +82,9 @@ class CronRunner:
         self._problem: str | None = None
 
     @classmethod
-    def from_state(cls, state: StackState) -> CronRunner:
+    def from_state(cls, state: StackState, listener: Listener) -> CronRunner:
         """The stack's runner."""
-        return cls(state.admin_url)
+        return cls(state.admin_url, listener)
 
     def routes(self) -> list[BaseRoute]:
         """None: the runner works in the background only."""
@@ -93,17 +94,18 @@ class CronRunner:
         """Why jobs cannot run right now, or None."""
         return self._listener.problem or self._problem
 
-    async def start(self, ready_timeout: float = 10.0) -> None:
+    async def _catch_up(self) -> None:
+        """Read the jobs again: changes made while nobody listened were not notified."""
+        self._changed.set()
+
+    async def start(self) -> None:
         """Mark runs cut short by a previous stop as failed, then start scheduling."""
         try:
             async with await psycopg.AsyncConnection.connect(self._db_url, autocommit=True) as conn:
                 await conn.execute(INTERRUPTED_SQL)
         except psycopg.Error as err:
             log.warning("cron.interrupted_runs_unmarked", error=str(err))
-        self._background = [asyncio.create_task(self._listener.run(), name="cron-listener"),
-                            asyncio.create_task(self._schedule_loop(), name="cron-schedule")]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._listener.connected.wait(), ready_timeout)
+        self._background = [asyncio.create_task(self._schedule_loop(), name="cron-schedule")]
 
     async def stop(self) -> None:
         """Stop scheduling; runs in progress are cancelled (their connections close, rolling them back)."""

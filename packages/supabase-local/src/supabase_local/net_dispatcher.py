@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.routing import BaseRoute
 
 from supabase_local.http1 import Http11Client, HttpError
-from supabase_local.pg_listener import ChannelListener
+from supabase_local.pg_listener import Listener
 from supabase_local.pool_check import CheckWhenIdle
 from supabase_local.state import StackState
 
@@ -113,7 +113,7 @@ class NetDispatcher:
 
     name = "pg_net"
 
-    def __init__(self, db_url: str, max_concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(self, db_url: str, listener: Listener, max_concurrency: int = DEFAULT_CONCURRENCY) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, not {max_concurrency}")
         self.max_concurrency = max_concurrency
@@ -123,16 +123,17 @@ class NetDispatcher:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._responses: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._unrecorded: list[dict[str, Any]] = []  # taken from the queue, not yet written
-        self._listener = ChannelListener(db_url, CHANNEL, self._wake.set, owner=self.name)
+        self._listener = listener
+        listener.subscribe(self.name, [CHANNEL], lambda _note: self._wake.set(), self._catch_up)
         self._background: list[asyncio.Task[None]] = []
         self._problem: str | None = None
         self._pool: AsyncConnectionPool | None = None
         self._client: Http11Client | None = None
 
     @classmethod
-    def from_state(cls, state: StackState) -> NetDispatcher:
+    def from_state(cls, state: StackState, listener: Listener) -> NetDispatcher:
         """The stack's dispatcher; ``$SUPABASE_LOCAL_NET_CONCURRENCY`` bounds the requests in flight."""
-        return cls(state.admin_url, int(os.environ.get(CONCURRENCY_ENV, DEFAULT_CONCURRENCY)))
+        return cls(state.admin_url, listener, int(os.environ.get(CONCURRENCY_ENV, DEFAULT_CONCURRENCY)))
 
     def routes(self) -> list[BaseRoute]:
         """None: the dispatcher works in the background only."""
@@ -142,12 +143,16 @@ class NetDispatcher:
         """Why requests cannot be sent right now, or None."""
         return self._listener.problem or self._problem
 
+    async def _catch_up(self) -> None:
+        """Look for requests queued while nobody listened."""
+        self._wake.set()
+
     @property
     def in_flight(self) -> int:
         """Requests sent and not yet answered."""
         return len(self._in_flight)
 
-    async def start(self, ready_timeout: float = 10.0) -> None:
+    async def start(self) -> None:
         """Connect, then drain whatever was queued while no dispatcher ran."""
         self._pool = AsyncConnectionPool(self._db_url, min_size=1, max_size=4, open=False, timeout=POOL_TIMEOUT,
                                          kwargs={"autocommit": True}, name="net-dispatcher",
@@ -156,11 +161,8 @@ class NetDispatcher:
         # The dispatcher's own slots are the one bound on requests in flight; the client never makes a claimed
         # request wait for a connection.
         self._client = Http11Client(max_idle=self.max_concurrency)
-        self._background = [asyncio.create_task(self._listener.run(), name="net-listener"),
-                            asyncio.create_task(self._dispatch_loop(), name="net-dispatch"),
+        self._background = [asyncio.create_task(self._dispatch_loop(), name="net-dispatch"),
                             asyncio.create_task(self._record_loop(), name="net-record")]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._listener.connected.wait(), ready_timeout)
 
     async def stop(self) -> None:
         """Stop sending; requests in flight are abandoned, as when pg_net's worker stops."""

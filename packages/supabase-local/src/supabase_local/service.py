@@ -6,6 +6,7 @@ from typing import Protocol
 
 from starlette.routing import BaseRoute
 
+from supabase_local.pg_listener import Listener
 from supabase_local.state import StackState
 
 
@@ -29,4 +30,6 @@ class Service(Protocol):
 
 
 class ServiceFactory(Protocol):
-    def __call__(self, state: StackState) -> Service: ...
+    """Makes a service of the stack; services woken by NOTIFY subscribe to the process's one ``listener``."""
+
+    def __call__(self, state: StackState, listener: Listener) -> Service: ...

@@ -23,16 +23,24 @@ from supabase_local.auth import AuthService
 from supabase_local.cron_runner import CronRunner
 from supabase_local.logs import configure_logging
 from supabase_local.net_dispatcher import NetDispatcher
+from supabase_local.pg_listener import Listener
 from supabase_local.rest import RestService
 from supabase_local.service import Service, ServiceFactory
 from supabase_local.state import StackState, load_state, state_dir
 
 log = structlog.get_logger(__name__)
 
+LISTEN_DEADLINE_SECONDS = 20.0
+
 
 def service_factories() -> list[ServiceFactory]:
     """The services that make up the stack, in start order."""
-    return [NetDispatcher.from_state, CronRunner.from_state, RestService, AuthService, realtime.create]
+    return [NetDispatcher.from_state, CronRunner.from_state, RestService, _auth, realtime.create]
+
+
+def _auth(state: StackState, _listener: Listener) -> AuthService:
+    """Auth listens for nothing."""
+    return AuthService(state)
 
 
 def build_gateway(services: list[Service]) -> ASGIApp:
@@ -58,13 +66,20 @@ def build_gateway(services: list[Service]) -> ASGIApp:
 
 async def serve(state: StackState) -> None:
     """Start every service, serve the gateway until SIGTERM/SIGINT, then stop them in reverse order."""
-    services = [factory(state) for factory in service_factories()]
+    listener = Listener(state.admin_url)  # one LISTEN connection for every service (pg_listener.py)
+    services = [factory(state, listener) for factory in service_factories()]
     started: list[Service] = []
     try:
         for svc in services:
             await svc.start()
             started.append(svc)
             log.info("service.started", service=svc.name)
+        # Listen once every service is up (each catches up on what it missed when the listener connects).
+        listener.start()
+        try:
+            await asyncio.wait_for(listener.connected.wait(), LISTEN_DEADLINE_SECONDS)
+        except TimeoutError:
+            log.warning("services.not_listening", reason=listener.problem)
         config = uvicorn.Config(build_gateway(services), host=state.host, port=state.gateway_port,
                                 log_level="warning", lifespan="off", ws_max_size=16 * 1024 * 1024,
                                 # hosted Realtime (Phoenix) does not compress frames; deflating each one cost
@@ -81,6 +96,7 @@ async def serve(state: StackState) -> None:
         for svc in reversed(started):
             with contextlib.suppress(Exception):
                 await svc.stop()
+        await listener.stop()
         log.info("services.stopped")
 
 

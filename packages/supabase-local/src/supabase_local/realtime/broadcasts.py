@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
 import structlog
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from supabase_local.pg_listener import Listener
 from supabase_local.realtime.protocol import RawJson, push
 from supabase_local.realtime.registry import Registry, channel_key
 
@@ -31,8 +32,6 @@ log = structlog.get_logger(__name__)
 
 CHANNEL = "realtime_messages"
 TOPIC_PREFIX = "realtime:"
-BACKOFF_MIN_SECONDS = 0.05
-BACKOFF_MAX_SECONDS = 2.0
 SWEEP_EVERY_SECONDS = 3600.0
 SWEEP = "delete from realtime.messages where inserted_at < now() - interval '72 hours'"
 READ_BACK = ("select id, topic, event, coalesce(private, false), coalesce(payload::text, 'null') "
@@ -43,34 +42,22 @@ ROUTING = ("id", "topic", "event", "private")
 class MessageFeed:
     """Listens for committed broadcast rows and delivers them to the registry's joins of their topic."""
 
-    def __init__(self, db_url: str, pool: AsyncConnectionPool, registry: Registry,
+    def __init__(self, pool: AsyncConnectionPool, listener: Listener, registry: Registry,
                  on_listening: Callable[[], Awaitable[None]]) -> None:
-        self._db_url = db_url
         self._pool = pool
+        self._listener = listener
         self._registry = registry
-        self._on_listening = on_listening
-        self.connected = asyncio.Event()
+        self._behind: deque[tuple[dict[str, Any], str | None]] = deque()  # waiting on a message read back
+        self._catching_up: asyncio.Task[None] | None = None  # held so the loop does not drop it
         self.delivered_count = 0
+        # A message committed while the connection was down is not delivered, as a subscriber disconnected from
+        # hosted Realtime misses it; on reconnect the joined topics are listed again, to be notified from there on.
+        listener.subscribe("realtime.broadcasts", [CHANNEL], self._on_notify, on_listening)
 
-    async def listen(self) -> None:
-        """Keep a LISTEN connection open forever, reconnecting with backoff; never returns. A message committed
-        while the connection was down is not delivered, as a subscriber disconnected from hosted Realtime misses it."""
-        delay = BACKOFF_MIN_SECONDS
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self._db_url, autocommit=True) as conn:
-                    await conn.execute(sql.SQL("listen {}").format(sql.Identifier(CHANNEL)))
-                    await self._on_listening()  # the joined topics listed again: notified from here on
-                    self.connected.set()
-                    delay = BACKOFF_MIN_SECONDS
-                    log.info("realtime.broadcast_feed_listening")
-                    async for note in conn.notifies():
-                        await self._handle(note.payload)
-            except psycopg.OperationalError as error:
-                self.connected.clear()
-                log.warning("realtime.broadcast_feed_disconnected", error=str(error).strip(), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+    @property
+    def connected(self) -> asyncio.Event:
+        """Set while the listener is connected and the joined topics are listed."""
+        return self._listener.connected
 
     async def sweep(self) -> int:
         """Delete the messages past their retention; how many went."""
@@ -89,19 +76,30 @@ class MessageFeed:
                 log.warning("realtime.messages_sweep_failed", error=str(error).strip())
             await asyncio.sleep(SWEEP_EVERY_SECONDS)
 
-    async def _handle(self, raw: str) -> None:
-        head, newline, payload = raw.partition("\n")  # the JSON line escapes its own newlines
-        try:
-            note = json.loads(head)
-        except ValueError:
-            log.warning("realtime.broadcast_unreadable", payload=raw[:200])
+    def _on_notify(self, note: psycopg.Notify) -> None:
+        """Deliver a message that came whole at once; one to read back, and those after it, in order."""
+        parsed = _parse(note.payload)
+        if parsed is None:
             return
-        if not newline:
-            read = await self._read_back(note)
-            if read is None:
-                return
-            note, payload = read
-        self.deliver(note, RawJson(payload))
+        if self._behind or parsed[1] is None:
+            self._behind.append(parsed)
+            if len(self._behind) == 1:
+                self._catching_up = asyncio.create_task(self._deliver_behind(), name="realtime.broadcast_read_back")
+            return
+        self.deliver(parsed[0], RawJson(parsed[1]))
+
+    async def _deliver_behind(self) -> None:
+        while self._behind:
+            note, payload = self._behind[0]
+            try:
+                if payload is None:
+                    read = await self._read_back(note)
+                    if read is None:
+                        continue
+                    note, payload = read
+                self.deliver(note, RawJson(payload))
+            finally:
+                self._behind.popleft()
 
     async def _read_back(self, note: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
         """The routing fields and payload of a message too large for its notification."""
@@ -128,3 +126,15 @@ class MessageFeed:
         for member in members:
             member.deliver(frame)
         self.delivered_count += len(members)
+
+
+def _parse(raw: str) -> tuple[dict[str, Any], str | None] | None:
+    """A notification's routing fields and payload text (None: too large, read the row back), or None when it
+    cannot be read."""
+    head, newline, payload = raw.partition("\n")  # the JSON line escapes its own newlines
+    try:
+        note = json.loads(head)
+    except ValueError:
+        log.warning("realtime.broadcast_unreadable", payload=raw[:200])
+        return None
+    return note, payload if newline else None

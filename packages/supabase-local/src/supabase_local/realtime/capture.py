@@ -27,8 +27,9 @@ from typing import Any
 
 import psycopg
 import structlog
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from supabase_local.pg_listener import Listener
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +37,6 @@ CHANGES_CHANNEL = "realtime_changes"
 DDL_CHANNEL = "realtime_ddl"
 MAX_BATCH = 500
 BACKOFF_MIN_SECONDS = 0.05
-BACKOFF_MAX_SECONDS = 2.0
 TAKE_ALL = ("delete from realtime.change_log "
             "returning id, schema_name, table_name, op, record, old_record, commit_ts, xid::text")
 TAKE_XIDS = ("delete from realtime.change_log where xid = any(%s::text[]::xid8[]) "
@@ -70,18 +70,23 @@ Item = str | _Marker
 class ChangeFeed:
     """Listens for committed transactions and hands their changes, in commit order, to ``handle``."""
 
-    def __init__(self, db_url: str, pool: AsyncConnectionPool,
+    def __init__(self, pool: AsyncConnectionPool, listener: Listener,
                  handle: Callable[[list[Change]], Awaitable[None]], on_ddl: Callable[[], None],
                  on_backlog: Callable[[], Awaitable[None]]) -> None:
-        self._db_url = db_url
         self._pool = pool
+        self._listener = listener
         self._handle = handle
         self._on_ddl = on_ddl
         self._on_backlog = on_backlog
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._unhandled: list[Change] = []  # taken from the log, not yet handed over (the handler failed)
-        self.connected = asyncio.Event()
         self.delivered_count = 0
+        listener.subscribe("realtime.changes", [CHANGES_CHANNEL, DDL_CHANNEL], self._on_notify, self._catch_up)
+
+    @property
+    def connected(self) -> asyncio.Event:
+        """Set while the listener is connected and has caught up."""
+        return self._listener.connected
 
     async def purge(self) -> int:
         """Drop changes left from before this gateway started: nobody is subscribed to them any more."""
@@ -89,25 +94,12 @@ class ChangeFeed:
             cur = await conn.execute("delete from realtime.change_log")
             return cur.rowcount
 
-    async def listen(self) -> None:
-        """Keep a LISTEN connection open forever, reconnecting with backoff; never returns."""
-        delay = BACKOFF_MIN_SECONDS
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self._db_url, autocommit=True) as conn:
-                    for channel in (CHANGES_CHANNEL, DDL_CHANNEL):
-                        await conn.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
-                    self._queue.put_nowait(BACKLOG)
-                    self.connected.set()
-                    delay = BACKOFF_MIN_SECONDS
-                    log.info("realtime.feed_listening")
-                    async for note in conn.notifies():
-                        self._queue.put_nowait(DDL if note.channel == DDL_CHANNEL else note.payload)
-            except psycopg.OperationalError as error:
-                self.connected.clear()
-                log.warning("realtime.feed_disconnected", error=str(error).strip(), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+    async def _catch_up(self) -> None:
+        """After each (re)connect, list the watched tables again and read everything left in the log."""
+        self._queue.put_nowait(BACKLOG)
+
+    def _on_notify(self, note: psycopg.Notify) -> None:
+        self._queue.put_nowait(DDL if note.channel == DDL_CHANNEL else note.payload)
 
     async def process(self) -> None:
         """Read and hand over changes as notifications arrive; never returns."""

@@ -10,6 +10,7 @@ import structlog
 from psycopg_pool import AsyncConnectionPool
 from starlette.routing import BaseRoute, WebSocketRoute
 
+from supabase_local.pg_listener import Listener
 from supabase_local.pool_check import CheckWhenIdle
 from supabase_local.realtime.authorization import Authorization
 from supabase_local.realtime.broadcasts import MessageFeed
@@ -38,7 +39,7 @@ class RealtimeService:
 
     name = "realtime"
 
-    def __init__(self, state: StackState, outbox_limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, state: StackState, listener: Listener, outbox_limit: int = DEFAULT_LIMIT) -> None:
         # The superuser pool reads the change log and the catalog; the authenticator pool checks visibility
         # as each subscriber's role. Pools replace broken connections after a database restart.
         self._pool = AsyncConnectionPool(state.admin_url, min_size=1, max_size=4, open=False, name="realtime",
@@ -50,9 +51,9 @@ class RealtimeService:
         self.hub = Hub(Registry(), watched_tables(self._pool), joined_topics(self._pool), PresenceBoard(), catalog,
                        state.jwt_secret, Authorization(self._role_pool))
         self.dispatcher = Dispatcher(self.hub.registry, catalog, Visibility(self._role_pool))
-        self.feed = ChangeFeed(state.admin_url, self._pool, self.dispatcher.handle, catalog.invalidate,
+        self.feed = ChangeFeed(self._pool, listener, self.dispatcher.handle, catalog.invalidate,
                                self.hub.watchlist.reset)
-        self.messages = MessageFeed(state.admin_url, self._pool, self.hub.registry, self.hub.topics.reset)
+        self.messages = MessageFeed(self._pool, listener, self.hub.registry, self.hub.topics.reset)
         self.endpoint = RealtimeEndpoint(self.hub, outbox_limit)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -65,12 +66,8 @@ class RealtimeService:
         await self._pool.open(wait=True, timeout=START_DEADLINE_SECONDS)
         await self._role_pool.open(wait=True, timeout=START_DEADLINE_SECONDS)
         dropped = await self.feed.purge()
-        self._tasks = [asyncio.create_task(self.feed.listen(), name="realtime-listen"),
-                       asyncio.create_task(self.feed.process(), name="realtime-process"),
-                       asyncio.create_task(self.messages.listen(), name="realtime-broadcasts"),
+        self._tasks = [asyncio.create_task(self.feed.process(), name="realtime-process"),
                        asyncio.create_task(self.messages.sweep_forever(), name="realtime-messages-sweep")]
-        await asyncio.wait_for(self.feed.connected.wait(), START_DEADLINE_SECONDS)
-        await asyncio.wait_for(self.messages.connected.wait(), START_DEADLINE_SECONDS)
         log.info("realtime.started", stale_changes_dropped=dropped)
 
     async def stop(self) -> None:
@@ -90,16 +87,14 @@ class RealtimeService:
             if task.done():
                 return f"{task.get_name()} stopped"
         if not self.feed.connected.is_set():
-            return "change feed reconnecting to the database"
-        if not self.messages.connected.is_set():
-            return "broadcast feed reconnecting to the database"
+            return "change and broadcast feeds reconnecting to the database"
         return None
 
 
-def create(state: StackState) -> RealtimeService:
+def create(state: StackState, listener: Listener) -> RealtimeService:
     """The factory listed in ``supabase_local.services.service_factories``; the environment may lower the
     per-connection queue bound (``SUPABASE_LOCAL_REALTIME_OUTBOX_LIMIT`` frames), e.g. to test slow clients."""
-    return RealtimeService(state, outbox_limit(os.environ.get(OUTBOX_LIMIT_ENV)))
+    return RealtimeService(state, listener, outbox_limit(os.environ.get(OUTBOX_LIMIT_ENV)))
 
 
 def outbox_limit(raw: str | None) -> int:

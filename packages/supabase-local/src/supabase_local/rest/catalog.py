@@ -13,9 +13,9 @@ from typing import TypeVar
 
 import psycopg
 import structlog
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from supabase_local.pg_listener import Listener
 from supabase_local.rest import schema_cache
 from supabase_local.rest.errors import RestError
 from supabase_local.rest.schema_cache import SchemaCache
@@ -27,21 +27,25 @@ CHANNEL = "pgrst"
 RELOAD_PAYLOADS = ("", "reload schema", "reload config")  # the cache holds the roles' settings too
 # Errors that may only mean the cache is older than the database.
 MISS_CODES = frozenset({"PGRST202", "PGRST204", "PGRST205", "42703"})
-RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0)
 
 
 class Catalog:
-    """The current SchemaCache and the listener that refreshes it."""
+    """The current SchemaCache, reloaded when the shared listener hands it a reload notice or reconnects."""
 
-    def __init__(self, url: str, schemas: tuple[str, ...], pool: AsyncConnectionPool) -> None:
+    def __init__(self, url: str, schemas: tuple[str, ...], pool: AsyncConnectionPool, listener: Listener) -> None:
         self.url = url
         self.pool = pool
         self.schemas = schemas
         self.cache = SchemaCache(schemas=schemas)
-        self.listening = False
+        self._listener = listener
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
+        self._reloading: asyncio.Task[None] | None = None
+        self._reload_again = False
+        listener.subscribe("rest", [CHANNEL], self._on_notice, self._catch_up)
+
+    @property
+    def listening(self) -> bool:
+        return self._listener.connected.is_set()
 
     async def reload(self) -> None:
         """Load a fresh cache over its own short connection and swap it in."""
@@ -72,42 +76,38 @@ class Catalog:
         return make(self.cache)
 
     async def start(self) -> None:
-        """Load the cache and start listening; returns once both are done."""
-        self._task = asyncio.create_task(self._listen(), name="rest.schema_listener")
-        waiter = asyncio.create_task(self._ready.wait())
-        done, _ = await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
-        if self._task in done:
-            waiter.cancel()
-            self._task.result()
+        """Load the cache; the listener loads it again each time it (re)connects, for notices it missed."""
+        await self.reload()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        if self._reloading is not None:
+            self._reloading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await self._reloading
 
-    async def _listen(self) -> None:
-        """LISTEN on ``pgrst``; reconnect (and reload, since notices may have been missed) after a loss."""
-        failures = 0
+    async def _catch_up(self) -> None:
+        """Reload on every (re)connect: notices sent while the listener was down were missed."""
+        await self.reload()
+
+    def _on_notice(self, notice: psycopg.Notify) -> None:
+        """Reload in the background on a reload notice; notices during a reload make one more."""
+        if notice.payload.strip().lower() not in RELOAD_PAYLOADS:
+            return
+        if self._reloading is not None and not self._reloading.done():
+            self._reload_again = True
+            return
+        self._reloading = asyncio.create_task(self._reload_until_current(), name="rest.schema_reload")
+
+    async def _reload_until_current(self) -> None:
         while True:
+            self._reload_again = False
             try:
-                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
-                    await conn.execute(sql.SQL("listen {}").format(sql.Identifier(CHANNEL)))
-                    await self.reload()
-                    self.listening = True
-                    self._ready.set()
-                    failures = 0
-                    async for notice in conn.notifies():
-                        if notice.payload.strip().lower() in RELOAD_PAYLOADS:
-                            await self.reload()
-            except psycopg.OperationalError as err:
-                self.listening = False
-                if not self._ready.is_set() and failures >= len(RECONNECT_DELAYS):
-                    raise
-                delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
-                failures += 1
-                log.warning("rest.listener.reconnecting", error=str(err), retry_in_s=delay)
-                await asyncio.sleep(delay)
+                await self.reload()
+            except psycopg.Error as err:  # the listener reloads again when it reconnects
+                log.warning("rest.schema_reload_failed", error=str(err).strip())
+                return
+            if not self._reload_again:
+                return
 
 
 def _unless_missing(make: Callable[[SchemaCache], T], cache: SchemaCache) -> tuple[T] | None:

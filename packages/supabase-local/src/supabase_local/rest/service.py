@@ -8,6 +8,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
+from supabase_local.pg_listener import Listener
 from supabase_local.rest import request_settings
 from supabase_local.rest.catalog import Catalog
 from supabase_local.rest.endpoint import RestEndpoint
@@ -27,12 +28,12 @@ class RestService:
 
     name = "rest"
 
-    def __init__(self, state: StackState, schemas: tuple[str, ...] = EXPOSED_SCHEMAS) -> None:
+    def __init__(self, state: StackState, listener: Listener, schemas: tuple[str, ...] = EXPOSED_SCHEMAS) -> None:
         self.pool = AsyncConnectionPool(state.authenticator_url, min_size=POOL_MIN, max_size=POOL_MAX, open=False,
                                         configure=request_settings.prepare,
                                         kwargs={"application_name": "supabase_local.rest", "autocommit": True,
                                                 "prepare_threshold": None})
-        self.catalog = Catalog(state.authenticator_url, schemas, self.pool)
+        self.catalog = Catalog(state.authenticator_url, schemas, self.pool, listener)
         self.endpoint = RestEndpoint(self.pool, self.catalog, state.jwt_secret)
 
     def routes(self) -> list[BaseRoute]:
