@@ -73,7 +73,7 @@ class CronRunner:
         self._db_url = db_url
         self._changed = asyncio.Event()
         self._listener = listener
-        listener.subscribe(self.name, [CHANNEL], lambda _note: self._changed.set(), self._catch_up)
+        listener.wake(self.name, CHANNEL, self._changed)
         self._jobs: dict[int, tuple[CronJob, Schedule]] = {}
         self._due: dict[int, datetime] = {}
         self._reported_invalid: set[tuple[int, str]] = set()
@@ -93,10 +93,6 @@ class CronRunner:
     def health(self) -> str | None:
         """Why jobs cannot run right now, or None."""
         return self._listener.problem or self._problem
-
-    async def _catch_up(self) -> None:
-        """Read the jobs again: changes made while nobody listened were not notified."""
-        self._changed.set()
 
     async def start(self) -> None:
         """Mark runs cut short by a previous stop as failed, then start scheduling."""

@@ -124,7 +124,7 @@ class NetDispatcher:
         self._responses: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._unrecorded: list[dict[str, Any]] = []  # taken from the queue, not yet written
         self._listener = listener
-        listener.subscribe(self.name, [CHANNEL], lambda _note: self._wake.set(), self._catch_up)
+        listener.wake(self.name, CHANNEL, self._wake)
         self._background: list[asyncio.Task[None]] = []
         self._problem: str | None = None
         self._pool: AsyncConnectionPool | None = None
@@ -142,10 +142,6 @@ class NetDispatcher:
     def health(self) -> str | None:
         """Why requests cannot be sent right now, or None."""
         return self._listener.problem or self._problem
-
-    async def _catch_up(self) -> None:
-        """Look for requests queued while nobody listened."""
-        self._wake.set()
 
     @property
     def in_flight(self) -> int:

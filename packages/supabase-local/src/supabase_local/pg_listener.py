@@ -37,10 +37,6 @@ class _Subscriber:
     on_connect: OnConnect | None
 
 
-async def _nothing() -> None:
-    return None
-
-
 class Listener:
     """Listens on its subscribers' channels; hands each notification to the subscribers of its channel."""
 
@@ -60,6 +56,15 @@ class Listener:
         self._subscribers.append(_Subscriber(owner, on_notify, on_connect))
         for channel in channels:
             self._routes[channel].append(on_notify)
+
+    def wake(self, owner: str, channel: str, event: asyncio.Event) -> None:
+        """Set ``event`` on each notification of ``channel`` and after each (re)connect, for a service that
+        looks for its work itself when woken (what was notified while nobody listened included)."""
+
+        async def on_connect() -> None:
+            event.set()
+
+        self.subscribe(owner, [channel], lambda _note: event.set(), on_connect)
 
     def start(self) -> None:
         """Listen in the background until ``stop``; ``connected`` is set once every subscriber has caught up."""
@@ -82,7 +87,8 @@ class Listener:
                     for channel in self._routes:
                         await conn.execute(sql.SQL("listen {}").format(sql.Identifier(channel)))
                     for subscriber in self._subscribers:
-                        await (subscriber.on_connect or _nothing)()
+                        if subscriber.on_connect is not None:
+                            await subscriber.on_connect()
                     self.problem = None
                     self.connected.set()
                     backoff = FIRST_BACKOFF_SECONDS

@@ -45,7 +45,6 @@ class MessageFeed:
     def __init__(self, pool: AsyncConnectionPool, listener: Listener, registry: Registry,
                  on_listening: Callable[[], Awaitable[None]]) -> None:
         self._pool = pool
-        self._listener = listener
         self._registry = registry
         self._behind: deque[tuple[dict[str, Any], str | None]] = deque()  # waiting on a message read back
         self._catching_up: asyncio.Task[None] | None = None  # held so the loop does not drop it
@@ -53,11 +52,6 @@ class MessageFeed:
         # A message committed while the connection was down is not delivered, as a subscriber disconnected from
         # hosted Realtime misses it; on reconnect the joined topics are listed again, to be notified from there on.
         listener.subscribe("realtime.broadcasts", [CHANNEL], self._on_notify, on_listening)
-
-    @property
-    def connected(self) -> asyncio.Event:
-        """Set while the listener is connected and the joined topics are listed."""
-        return self._listener.connected
 
     async def sweep(self) -> int:
         """Delete the messages past their retention; how many went."""
